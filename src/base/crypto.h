@@ -1,0 +1,22 @@
+// Randomness and hashing for tokens, passwords and ids (OpenSSL underneath).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace scion {
+
+// `bytes` cryptographically secure random bytes, hex-encoded (2*bytes characters).
+std::string RandomHex(std::size_t bytes);
+
+// A random id of `length` lowercase letters and digits, e.g. for public resource ids.
+std::string RandomId(std::size_t length = 12);
+
+// SHA-256 of `data`, lowercase hex.
+std::string Sha256Hex(std::string_view data);
+
+// Constant-time comparison of two strings.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace scion

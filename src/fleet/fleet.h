@@ -1,0 +1,123 @@
+// The fleet: one supervised `mariadbd` per branch.
+//
+// Each instance lives in its own folder under `FleetOptions::root`, made by copying a template
+// data folder (created once with mariadb-install-db), with a generated config: unix socket only,
+// row-based binlog with full images and GTIDs, a unique server_id, durability settings by kind.
+// Backend accounts per role and the platform's internal account are (re)asserted by an init file
+// at every start, so a restarted instance always has them with the current passwords.
+//
+// A supervisor thread restarts crashed instances with exponential backoff. Instances run in their
+// own session, so they survive a crash of the daemon; on the next start `Start()` re-adopts a
+// still-running instance (matched by pid file and command line) instead of starting a second one.
+//
+// Thread safety: all public methods may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace scion::fleet {
+
+struct Account {
+  std::string user;
+  std::string password;
+};
+
+// The accounts every instance carries. Roles map to MariaDB grants on the branch's schema only:
+// reader SELECT; writer INSERT/UPDATE/DELETE; readwriter both; admin DML + DDL; no role has
+// server-level privileges. `internal` is the platform's own account (all privileges).
+struct Accounts {
+  Account internal;
+  Account reader;
+  Account writer;
+  Account readwriter;
+  Account admin;
+};
+
+struct FleetOptions {
+  std::filesystem::path root;           // instance folders live in root/<id>/
+  std::filesystem::path template_dir;   // made on first Open() when missing
+  std::string mariadbd = "mariadbd";
+  std::string install_db = "mariadb-install-db";
+  Accounts accounts;
+  std::chrono::milliseconds start_timeout{60000};
+  std::chrono::milliseconds supervise_interval{250};
+  std::chrono::milliseconds max_backoff{30000};
+};
+
+enum class InstanceKind { kDevelopment, kProduction };
+
+struct InstanceSpec {
+  std::string id;          // folder name; [a-z0-9_-]+
+  std::string database;    // the schema created inside (logical name = physical name)
+  std::uint32_t server_id = 0;
+  InstanceKind kind = InstanceKind::kDevelopment;
+};
+
+enum class InstanceState { kStopped, kStarting, kRunning, kRestarting, kFailed };
+std::string_view InstanceStateName(InstanceState state);
+
+struct InstanceStatus {
+  InstanceState state = InstanceState::kStopped;
+  int pid = 0;
+  int restarts = 0;          // crash restarts since the daemon started
+  std::string last_error;    // the last start failure or crash, if any
+};
+
+// Called from the supervisor thread after an event on an instance (crash, restart).
+using EventCallback = std::function<void(const std::string& id, const std::string& event)>;
+
+class Fleet {
+ public:
+  // Prepares the root folder and, when missing, the template data folder.
+  static Result<std::unique_ptr<Fleet>> Open(FleetOptions options);
+  ~Fleet();  // stops the supervisor; does not stop instances (call StopAll first)
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Creates the instance folder from the template and writes its config. Fails with
+  // kAlreadyExists when the folder exists.
+  Status Create(const InstanceSpec& spec);
+
+  // True when the instance folder exists.
+  bool Exists(const std::string& id) const;
+
+  // Starts the instance (or adopts a running one) and waits until it accepts connections on its
+  // socket with the internal account and its database exists. Supervision starts with it.
+  Status Start(const InstanceSpec& spec);
+
+  // Stops the instance cleanly (SIGTERM, then SIGKILL after `grace`) and ends its supervision.
+  Status Stop(const std::string& id, std::chrono::milliseconds grace = std::chrono::seconds(60));
+
+  // Stops the instance and removes its folder.
+  Status Destroy(const std::string& id);
+
+  // Stops every instance, in parallel.
+  void StopAll();
+
+  InstanceStatus GetStatus(const std::string& id) const;
+  std::filesystem::path SocketPath(const std::string& id) const;
+  const Accounts& accounts() const;
+
+  void SetEventCallback(EventCallback callback);
+
+ private:
+  class Impl;
+  explicit Fleet(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The my.cnf of an instance (exposed for tests).
+std::string RenderConfig(const InstanceSpec& spec, const std::filesystem::path& folder, bool run_as_root);
+
+// The init file that (re)creates the accounts and grants at every start (exposed for tests).
+std::string RenderInitFile(const InstanceSpec& spec, const Accounts& accounts);
+
+}  // namespace scion::fleet
