@@ -468,6 +468,12 @@ class Fleet::Impl {
     return Ok();
   }
 
+  Status UpdateSpec(const InstanceSpec& spec) {
+    auto inst = GetOrAdd(spec);
+    std::lock_guard op(inst->op_mu);
+    return WriteFileAtomic(ConfigPath(inst->folder), RenderConfig(spec, inst->folder, RunningAsRoot()), 0600);
+  }
+
   Status Stop(const std::string& id, std::chrono::milliseconds grace) {
     auto inst = Get(id);
     if (!inst) {
@@ -607,6 +613,7 @@ Status Fleet::Create(const InstanceSpec& spec) { return impl_->Create(spec); }
 bool Fleet::Exists(const std::string& id) const { return fs::exists(impl_->Folder(id) / "data"); }
 Status Fleet::Start(const InstanceSpec& spec) { return impl_->Start(spec); }
 Status Fleet::Stop(const std::string& id, std::chrono::milliseconds grace) { return impl_->Stop(id, grace); }
+Status Fleet::UpdateSpec(const InstanceSpec& spec) { return impl_->UpdateSpec(spec); }
 Status Fleet::Destroy(const std::string& id) { return impl_->Destroy(id); }
 void Fleet::StopAll() { impl_->StopAll(); }
 InstanceStatus Fleet::GetStatus(const std::string& id) const { return impl_->GetStatus(id); }

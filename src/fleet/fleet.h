@@ -96,6 +96,10 @@ class Fleet {
   // Stops the instance cleanly (SIGTERM, then SIGKILL after `grace`) and ends its supervision.
   Status Stop(const std::string& id, std::chrono::milliseconds grace = std::chrono::seconds(60));
 
+  // Records a changed spec (e.g. kind after promote) and rewrites the config for the next start;
+  // a running instance is not restarted (callers apply dynamic settings themselves).
+  Status UpdateSpec(const InstanceSpec& spec);
+
   // Stops the instance and removes its folder.
   Status Destroy(const std::string& id);
 

@@ -1,0 +1,507 @@
+#include "control/control_plane.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/clock.h"
+#include "base/crypto.h"
+#include "base/files.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "control/store.h"
+#include "mysql/admin_connection.h"
+
+namespace scion::control {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kDefaultOrg = "default";
+constexpr const char* kDefaultBranch = "main";
+
+// Runs jobs on a fixed set of threads; Drain() finishes queued jobs and joins.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~WorkerPool() { Drain(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Post(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  void Drain() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+fleet::InstanceSpec SpecOf(const Branch& b) {
+  return {.id = b.id,
+          .database = b.database_name,
+          .server_id = b.server_id,
+          .kind = b.production ? fleet::InstanceKind::kProduction : fleet::InstanceKind::kDevelopment};
+}
+
+PageRequest Clamp(PageRequest p) {
+  p.page = std::max(1, p.page);
+  p.per_page = std::clamp(p.per_page, 1, 100);
+  return p;
+}
+
+}  // namespace
+
+class ControlPlane::Impl {
+ public:
+  ControlOptions options;
+  int lock_fd = -1;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<fleet::Fleet> fleet;
+  std::unique_ptr<WorkerPool> workers;
+  std::mutex mu;
+  std::set<std::string> provisioning;  // branch ids with a job in flight; guarded by mu
+  bool shut_down = false;              // guarded by mu
+
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  Status Lock() {
+    fs::path path = options.data_dir / "scion.lock";
+    lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0) return MakeError(ErrorCode::kInternal, "cannot open " + path.string());
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return MakeError(ErrorCode::kConflict,
+                       fmt::format("another scion server is using the data folder {}", options.data_dir.string()),
+                       "stop it first, or pass another --data-dir");
+    }
+    return Ok();
+  }
+
+  Result<fleet::Accounts> LoadOrCreateAccounts() {
+    fleet::Accounts a;
+    std::pair<fleet::Account*, const char*> all[] = {{&a.internal, "scion_internal"},
+                                                      {&a.reader, "scion_reader"},
+                                                      {&a.writer, "scion_writer"},
+                                                      {&a.readwriter, "scion_readwriter"},
+                                                      {&a.admin, "scion_admin"}};
+    for (auto& [account, user] : all) {
+      std::string key = fmt::format("account.{}.password", user);
+      SCION_ASSIGN_OR_RETURN(auto existing, store->GetSetting(key));
+      account->user = user;
+      if (existing) {
+        account->password = *existing;
+      } else {
+        account->password = RandomHex(24);
+        SCION_TRY(store->PutSetting(key, account->password));
+      }
+    }
+    return a;
+  }
+
+  // First start: the default organization and an admin token.
+  Result<std::optional<std::string>> Bootstrap() {
+    auto org = store->FindOrganization(kDefaultOrg);
+    if (org) return std::optional<std::string>();
+    if (org.error().code != ErrorCode::kNotFound) return std::unexpected(org.error());
+    Organization o{RandomId(12), kDefaultOrg, NowUnixMillis()};
+    SCION_TRY(store->InsertOrganization(o));
+    ServiceToken t{RandomId(12), o.id, "admin", "", NowUnixMillis()};
+    std::string secret = "scion_tkn_" + RandomHex(20);
+    t.token_hash = Sha256Hex(secret);
+    SCION_TRY(store->InsertToken(t));
+    std::string credentials = t.id + ":" + secret;
+    SCION_TRY(WriteFileAtomic(options.data_dir / "admin-token", credentials + "\n", 0600));
+    return std::optional<std::string>(credentials);
+  }
+
+  Result<Database> FindDatabase(const std::string& org, const std::string& name) {
+    SCION_ASSIGN_OR_RETURN(auto o, store->FindOrganization(org));
+    return store->FindDatabase(o.id, name);
+  }
+
+  Result<Branch> FindBranch(const std::string& org, const std::string& db, const std::string& name) {
+    SCION_ASSIGN_OR_RETURN(auto d, FindDatabase(org, db));
+    auto b = store->FindBranch(d.id, name);
+    if (!b && b.error().code == ErrorCode::kNotFound) {
+      return MakeError(ErrorCode::kNotFound, fmt::format("branch \"{}\" not found in database \"{}\"", name, db),
+                       fmt::format("run: scion branch list {}", db));
+    }
+    return b;
+  }
+
+  void Provision(Branch branch) {
+    auto started = NowUnixMillis();
+    auto result = ProvisionSteps(branch);
+    if (result) {
+      branch.state = BranchState::kReady;
+      branch.error.clear();
+      spdlog::info("msg=\"branch ready\" database={} branch={} ms={}", branch.database_name, branch.name,
+                   NowUnixMillis() - started);
+    } else {
+      branch.state = BranchState::kError;
+      branch.error = result.error().message;
+      spdlog::error("msg=\"branch creation failed\" database={} branch={} error={}", branch.database_name,
+                    branch.name, log::Quote(branch.error));
+    }
+    auto updated = store->UpdateBranch(branch);
+    if (!updated) spdlog::error("msg=\"cannot record branch state\" error={}", log::Quote(updated.error().message));
+    std::lock_guard lock(mu);
+    provisioning.erase(branch.id);
+  }
+
+  Status ProvisionSteps(const Branch& branch) {
+    auto spec = SpecOf(branch);
+    // An interrupted earlier attempt may have left a half-made instance: start over.
+    if (fleet->Exists(branch.id)) SCION_TRY(fleet->Destroy(branch.id));
+    SCION_TRY(fleet->Create(spec));
+    SCION_TRY(fleet->Start(spec));
+    if (branch.parent_branch.empty()) return Ok();
+    SCION_ASSIGN_OR_RETURN(auto parent, store->FindBranch(branch.database_id, branch.parent_branch));
+    SCION_ASSIGN_OR_RETURN(auto from, Internal(parent));
+    SCION_ASSIGN_OR_RETURN(auto to, Internal(branch));
+    SCION_ASSIGN_OR_RETURN(int copied, schema::CopySchema(*from, *to, branch.database_name));
+    spdlog::info("msg=\"schema copied\" database={} from={} to={} objects={}", branch.database_name, parent.name,
+                 branch.name, copied);
+    return Ok();
+  }
+
+  Result<std::unique_ptr<mysql::AdminConnection>> Internal(const Branch& b) {
+    const auto& acc = fleet->accounts().internal;
+    return mysql::AdminConnection::Connect({.unix_socket = fleet->SocketPath(b.id).string(),
+                                            .user = acc.user,
+                                            .password = acc.password,
+                                            .database = {}});
+  }
+
+  void Enqueue(const Branch& b) {
+    {
+      std::lock_guard lock(mu);
+      provisioning.insert(b.id);
+    }
+    workers->Post([this, b] { Provision(b); });
+  }
+
+  bool IsProvisioning(const std::string& id) {
+    std::lock_guard lock(mu);
+    return provisioning.count(id) > 0;
+  }
+
+  // After a (re)start: running instances are adopted or started; interrupted creations resumed.
+  Status Recover() {
+    SCION_ASSIGN_OR_RETURN(auto branches, store->AllBranches());
+    for (const auto& b : branches) {
+      if (b.state == BranchState::kPending) {
+        spdlog::info("msg=\"resuming branch creation\" database={} branch={}", b.database_name, b.name);
+        Enqueue(b);
+      } else if (b.state == BranchState::kReady) {
+        workers->Post([this, b] {
+          auto started = fleet->Start(SpecOf(b));
+          if (!started) {
+            spdlog::error("msg=\"cannot start branch instance; supervisor will retry\" database={} branch={} error={}",
+                          b.database_name, b.name, log::Quote(started.error().message));
+          }
+        });
+      }
+    }
+    return Ok();
+  }
+
+  Status ApplyDurability(const Branch& b) {
+    SCION_TRY(fleet->UpdateSpec(SpecOf(b)));
+    if (fleet->GetStatus(b.id).state != fleet::InstanceState::kRunning) return Ok();
+    SCION_ASSIGN_OR_RETURN(auto conn, Internal(b));
+    if (b.production) {
+      return conn->Execute("SET GLOBAL innodb_flush_log_at_trx_commit = 1, GLOBAL sync_binlog = 1");
+    }
+    return conn->Execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2, GLOBAL sync_binlog = 0");
+  }
+};
+
+ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ControlPlane::~ControlPlane() { Shutdown(); }
+
+Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const fs::path& dir = impl->options.data_dir;
+  SCION_TRY(MakeDirs(dir, 0700));
+  SCION_TRY(impl->Lock());
+  SCION_ASSIGN_OR_RETURN(impl->store, Store::Open((dir / "metadata.db").string()));
+  SCION_ASSIGN_OR_RETURN(auto new_token, impl->Bootstrap());
+  SCION_ASSIGN_OR_RETURN(auto accounts, impl->LoadOrCreateAccounts());
+  fleet::FleetOptions fo;
+  fo.root = dir / "instances";
+  fo.template_dir = dir / "template";
+  fo.mariadbd = impl->options.mariadbd;
+  fo.install_db = impl->options.install_db;
+  fo.accounts = std::move(accounts);
+  SCION_ASSIGN_OR_RETURN(impl->fleet, fleet::Fleet::Open(std::move(fo)));
+  impl->workers = std::make_unique<WorkerPool>(std::max(1, impl->options.workers));
+  SCION_TRY(impl->Recover());
+  auto cp = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
+  cp->new_admin_token_ = std::move(new_token);
+  return cp;
+}
+
+void ControlPlane::Shutdown() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  impl_->workers->Drain();
+  impl_->fleet->StopAll();
+}
+
+Result<ServiceToken> ControlPlane::Authenticate(std::string_view credentials) {
+  auto unauthorized = [] {
+    return MakeError(ErrorCode::kUnauthenticated, "missing or invalid service token",
+                     "run: scion auth login --token ID:TOKEN (the admin token is in <data-dir>/admin-token)");
+  };
+  auto colon = credentials.find(':');
+  if (colon == std::string_view::npos || colon == 0) return unauthorized();
+  auto token = impl_->store->FindToken(std::string(credentials.substr(0, colon)));
+  if (!token) return unauthorized();
+  if (!ConstantTimeEquals(token->token_hash, Sha256Hex(credentials.substr(colon + 1)))) return unauthorized();
+  return token;
+}
+
+Result<Organization> ControlPlane::GetOrganization(const std::string& org) { return impl_->store->FindOrganization(org); }
+
+Result<Database> ControlPlane::CreateDatabase(const std::string& org, const std::string& name) {
+  SCION_TRY(ValidateName("database", name));
+  SCION_ASSIGN_OR_RETURN(auto o, impl_->store->FindOrganization(org));
+  auto now = NowUnixMillis();
+  Database db{RandomId(12), o.id, name, kDefaultBranch, now, now};
+  SCION_ASSIGN_OR_RETURN(auto server_id, impl_->store->NextServerId());
+  Branch main{.id = RandomId(12),
+              .database_id = db.id,
+              .database_name = name,
+              .name = kDefaultBranch,
+              .parent_branch = "",
+              .production = true,
+              .safe_migrations = false,
+              .state = BranchState::kPending,
+              .error = "",
+              .server_id = server_id,
+              .created_at = now,
+              .updated_at = now};
+  SCION_TRY(impl_->store->InsertDatabase(db, main));
+  spdlog::info("msg=\"database created\" org={} database={}", org, name);
+  impl_->Enqueue(main);
+  return db;
+}
+
+Result<Page<Database>> ControlPlane::ListDatabases(const std::string& org, PageRequest req) {
+  req = Clamp(req);
+  SCION_ASSIGN_OR_RETURN(auto o, impl_->store->FindOrganization(org));
+  Page<Database> page{.page = req.page, .per_page = req.per_page};
+  SCION_ASSIGN_OR_RETURN(page.items, impl_->store->ListDatabases(o.id, req.per_page, (req.page - 1) * req.per_page));
+  SCION_ASSIGN_OR_RETURN(page.total, impl_->store->CountDatabases(o.id));
+  return page;
+}
+
+Result<Database> ControlPlane::GetDatabase(const std::string& org, const std::string& name) {
+  return impl_->FindDatabase(org, name);
+}
+
+Result<std::vector<Branch>> ControlPlane::AllBranchesOf(const Database& db) {
+  return impl_->store->ListBranches(db.id, 1000000, 0);
+}
+
+Status ControlPlane::DeleteDatabase(const std::string& org, const std::string& name, bool force) {
+  SCION_ASSIGN_OR_RETURN(auto db, impl_->FindDatabase(org, name));
+  SCION_ASSIGN_OR_RETURN(auto branches, AllBranchesOf(db));
+  int others = 0;
+  for (const auto& b : branches) {
+    if (b.name != db.default_branch) ++others;
+    if (impl_->IsProvisioning(b.id)) {
+      return MakeError(ErrorCode::kConflict, fmt::format("branch \"{}\" is still being created", b.name),
+                       "try again when it is ready");
+    }
+  }
+  if (others > 0 && !force) {
+    return MakeError(ErrorCode::kConflict,
+                     fmt::format("database \"{}\" has {} branch{} besides {}", name, others, others == 1 ? "" : "es",
+                                 db.default_branch),
+                     "delete them first, or pass --force to delete the database with all its branches");
+  }
+  for (const auto& b : branches) SCION_TRY(impl_->fleet->Destroy(b.id));
+  SCION_TRY(impl_->store->DeleteDatabase(db.id));
+  spdlog::info("msg=\"database deleted\" org={} database={} branches={}", org, name, branches.size());
+  return Ok();
+}
+
+Result<Branch> ControlPlane::CreateBranch(const std::string& org, const std::string& db, const std::string& name,
+                                          const std::string& parent_name) {
+  SCION_TRY(ValidateName("branch", name));
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  std::string parent_branch = parent_name.empty() ? d.default_branch : parent_name;
+  auto parent = impl_->store->FindBranch(d.id, parent_branch);
+  if (!parent) {
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("parent branch \"{}\" not found in database \"{}\"", parent_branch, db),
+                     fmt::format("run: scion branch list {}", db));
+  }
+  if (parent->state != BranchState::kReady) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("parent branch \"{}\" is {}, not ready", parent_branch, BranchStateName(parent->state)),
+                     fmt::format("wait for it: scion branch show {} {}", db, parent_branch));
+  }
+  SCION_ASSIGN_OR_RETURN(auto server_id, impl_->store->NextServerId());
+  auto now = NowUnixMillis();
+  Branch b{.id = RandomId(12),
+           .database_id = d.id,
+           .database_name = d.name,
+           .name = name,
+           .parent_branch = parent_branch,
+           .production = false,
+           .safe_migrations = false,
+           .state = BranchState::kPending,
+           .error = "",
+           .server_id = server_id,
+           .created_at = now,
+           .updated_at = now};
+  SCION_TRY(impl_->store->InsertBranch(b));
+  spdlog::info("msg=\"branch created\" database={} branch={} parent={}", db, name, parent_branch);
+  impl_->Enqueue(b);
+  return b;
+}
+
+Result<Page<Branch>> ControlPlane::ListBranches(const std::string& org, const std::string& db, PageRequest req) {
+  req = Clamp(req);
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  Page<Branch> page{.page = req.page, .per_page = req.per_page};
+  SCION_ASSIGN_OR_RETURN(page.items, impl_->store->ListBranches(d.id, req.per_page, (req.page - 1) * req.per_page));
+  SCION_ASSIGN_OR_RETURN(page.total, impl_->store->CountBranches(d.id));
+  return page;
+}
+
+Result<Branch> ControlPlane::GetBranch(const std::string& org, const std::string& db, const std::string& name) {
+  return impl_->FindBranch(org, db, name);
+}
+
+Status ControlPlane::DeleteBranch(const std::string& org, const std::string& db, const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (b.production) {
+    return MakeError(ErrorCode::kConflict, fmt::format("branch \"{}\" is a production branch", name),
+                     fmt::format("demote it first: scion branch demote {} {}", db, name));
+  }
+  if (name == d.default_branch) {
+    return MakeError(ErrorCode::kConflict, fmt::format("branch \"{}\" is the default branch of \"{}\"", name, db),
+                     fmt::format("delete the database instead: scion database delete {}", db));
+  }
+  if (impl_->IsProvisioning(b.id)) {
+    return MakeError(ErrorCode::kConflict, fmt::format("branch \"{}\" is still being created", name),
+                     "try again when it is ready");
+  }
+  SCION_TRY(impl_->fleet->Destroy(b.id));
+  SCION_TRY(impl_->store->DeleteBranch(b.id));
+  spdlog::info("msg=\"branch deleted\" database={} branch={}", db, name);
+  return Ok();
+}
+
+Result<Branch> ControlPlane::Promote(const std::string& org, const std::string& db, const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (b.state != BranchState::kReady) {
+    return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", name));
+  }
+  if (b.production) return b;
+  b.production = true;
+  SCION_TRY(impl_->store->UpdateBranch(b));
+  SCION_TRY(impl_->ApplyDurability(b));
+  spdlog::info("msg=\"branch promoted\" database={} branch={}", db, name);
+  return impl_->FindBranch(org, db, name);
+}
+
+Result<Branch> ControlPlane::Demote(const std::string& org, const std::string& db, const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (!b.production) return b;
+  if (b.safe_migrations) {
+    return MakeError(ErrorCode::kConflict, fmt::format("branch \"{}\" has safe migrations enabled", name),
+                     fmt::format("disable them first: scion branch safe-migrations disable {} {}", db, name));
+  }
+  b.production = false;
+  SCION_TRY(impl_->store->UpdateBranch(b));
+  SCION_TRY(impl_->ApplyDurability(b));
+  spdlog::info("msg=\"branch demoted\" database={} branch={}", db, name);
+  return impl_->FindBranch(org, db, name);
+}
+
+Result<Branch> ControlPlane::SetSafeMigrations(const std::string& org, const std::string& db, const std::string& name,
+                                               bool enabled) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (enabled && !b.production) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("safe migrations need a production branch; \"{}\" is a development branch", name),
+                     fmt::format("promote it first: scion branch promote {} {}", db, name));
+  }
+  b.safe_migrations = enabled;
+  SCION_TRY(impl_->store->UpdateBranch(b));
+  spdlog::info("msg=\"safe migrations {}\" database={} branch={}", enabled ? "enabled" : "disabled", db, name);
+  return impl_->FindBranch(org, db, name);
+}
+
+Result<std::vector<schema::SchemaObject>> ControlPlane::BranchSchema(const std::string& org, const std::string& db,
+                                                                     const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (b.state != BranchState::kReady) {
+    return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", name),
+                     fmt::format("wait for it: scion branch show {} {}", db, name));
+  }
+  SCION_ASSIGN_OR_RETURN(auto conn, impl_->Internal(b));
+  return schema::ReadSchema(*conn, b.database_name);
+}
+
+fleet::InstanceStatus ControlPlane::InstanceStatusOf(const Branch& branch) const {
+  return impl_->fleet->GetStatus(branch.id);
+}
+
+}  // namespace scion::control

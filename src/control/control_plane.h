@@ -1,0 +1,94 @@
+// The control plane: organizations, databases, branches and service tokens, backed by the
+// metadata store and the fleet. Long work (provisioning a branch's instance and copying its
+// parent's schema) runs on worker threads; callers get the record back at once in `pending`.
+//
+// Thread safety: all public methods may be called concurrently (the HTTP server does).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "control/model.h"
+#include "fleet/fleet.h"
+#include "schema/copy.h"
+
+namespace scion::control {
+
+struct ControlOptions {
+  std::filesystem::path data_dir;
+  std::string mariadbd = "mariadbd";
+  std::string install_db = "mariadb-install-db";
+  int workers = 2;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  int page = 1;
+  int per_page = 25;
+  int total = 0;
+};
+
+// Page numbers start at 1; per_page is clamped to 1..100.
+struct PageRequest {
+  int page = 1;
+  int per_page = 25;
+};
+
+class ControlPlane {
+ public:
+  // Opens the data folder (creating and initializing it on first start: organization `default`,
+  // an admin service token, the MariaDB template), takes its lock, and starts every branch's
+  // instance in the background. Fails with kConflict when another daemon holds the data folder.
+  static Result<std::unique_ptr<ControlPlane>> Open(ControlOptions options);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // "ID:TOKEN" of the admin token when this start created it (shown once), else nullopt.
+  const std::optional<std::string>& new_admin_token() const { return new_admin_token_; }
+
+  // Finishes running jobs, then stops every instance. Idempotent.
+  void Shutdown();
+
+  // Checks an `Authorization` header value of the form "ID:TOKEN".
+  Result<ServiceToken> Authenticate(std::string_view credentials);
+
+  Result<Organization> GetOrganization(const std::string& org);
+
+  Result<Database> CreateDatabase(const std::string& org, const std::string& name);
+  Result<Page<Database>> ListDatabases(const std::string& org, PageRequest page);
+  Result<Database> GetDatabase(const std::string& org, const std::string& name);
+  // Refused with kConflict when the database has branches besides its default one, unless `force`.
+  Status DeleteDatabase(const std::string& org, const std::string& name, bool force);
+  // Branch count and readiness of the default branch, for display.
+  Result<std::vector<Branch>> AllBranchesOf(const Database& db);
+
+  Result<Branch> CreateBranch(const std::string& org, const std::string& db, const std::string& name,
+                              const std::string& parent);
+  Result<Page<Branch>> ListBranches(const std::string& org, const std::string& db, PageRequest page);
+  Result<Branch> GetBranch(const std::string& org, const std::string& db, const std::string& name);
+  // Refused for production branches (demote first) and the database's default branch.
+  Status DeleteBranch(const std::string& org, const std::string& db, const std::string& name);
+  Result<Branch> Promote(const std::string& org, const std::string& db, const std::string& name);
+  Result<Branch> Demote(const std::string& org, const std::string& db, const std::string& name);
+  Result<Branch> SetSafeMigrations(const std::string& org, const std::string& db, const std::string& name,
+                                   bool enabled);
+  Result<std::vector<schema::SchemaObject>> BranchSchema(const std::string& org, const std::string& db,
+                                                         const std::string& name);
+
+  fleet::InstanceStatus InstanceStatusOf(const Branch& branch) const;
+
+  class Impl;
+
+ private:
+  explicit ControlPlane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::optional<std::string> new_admin_token_;
+};
+
+}  // namespace scion::control

@@ -1,0 +1,52 @@
+// Domain records of the control plane.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace scion::control {
+
+struct Organization {
+  std::string id;
+  std::string name;
+  std::int64_t created_at = 0;  // Unix millis
+};
+
+struct Database {
+  std::string id;
+  std::string org_id;
+  std::string name;
+  std::string default_branch = "main";
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// Lifecycle of a branch. `pending` until its instance runs with the parent's schema.
+enum class BranchState { kPending, kReady, kError };
+std::string_view BranchStateName(BranchState state);
+BranchState ParseBranchState(std::string_view name);
+
+struct Branch {
+  std::string id;  // also the instance id
+  std::string database_id;
+  std::string database_name;  // joined for convenience
+  std::string name;
+  std::string parent_branch;  // empty for the database's first branch
+  bool production = false;
+  bool safe_migrations = false;
+  BranchState state = BranchState::kPending;
+  std::string error;  // why the branch is in kError
+  std::uint32_t server_id = 0;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct ServiceToken {
+  std::string id;
+  std::string org_id;
+  std::string name;
+  std::string token_hash;  // SHA-256 hex of the secret
+  std::int64_t created_at = 0;
+};
+
+}  // namespace scion::control

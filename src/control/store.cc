@@ -1,0 +1,361 @@
+#include "control/store.h"
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "control/internal/sqlite.h"
+
+namespace scion::control {
+using internal::Statement;
+using internal::Value;
+
+std::string_view BranchStateName(BranchState state) {
+  switch (state) {
+    case BranchState::kPending: return "pending";
+    case BranchState::kReady: return "ready";
+    case BranchState::kError: return "error";
+  }
+  return "error";
+}
+
+BranchState ParseBranchState(std::string_view name) {
+  if (name == "ready") return BranchState::kReady;
+  if (name == "pending") return BranchState::kPending;
+  return BranchState::kError;
+}
+
+namespace {
+
+// Migrations, applied in order; the index + 1 is the schema version. Never edit a shipped entry:
+// append a new one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE service_tokens (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES organizations(id),
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE databases (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES organizations(id),
+  name TEXT NOT NULL,
+  default_branch TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (org_id, name)
+);
+CREATE TABLE branches (
+  id TEXT PRIMARY KEY,
+  database_id TEXT NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  parent_branch TEXT NOT NULL,
+  production INTEGER NOT NULL,
+  safe_migrations INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL,
+  server_id INTEGER NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (database_id, name)
+);
+CREATE TABLE sequences (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO sequences VALUES ('server_id', 100);
+)sql",
+};
+
+constexpr const char* kBranchColumns =
+    "b.id, b.database_id, d.name, b.name, b.parent_branch, b.production, b.safe_migrations, b.state, b.error, "
+    "b.server_id, b.created_at, b.updated_at";
+
+Branch ReadBranch(const Statement& s) {
+  Branch b;
+  b.id = s.Text(0);
+  b.database_id = s.Text(1);
+  b.database_name = s.Text(2);
+  b.name = s.Text(3);
+  b.parent_branch = s.Text(4);
+  b.production = s.Int(5) != 0;
+  b.safe_migrations = s.Int(6) != 0;
+  b.state = ParseBranchState(s.Text(7));
+  b.error = s.Text(8);
+  b.server_id = static_cast<std::uint32_t>(s.Int(9));
+  b.created_at = s.Int(10);
+  b.updated_at = s.Int(11);
+  return b;
+}
+
+Database ReadDatabase(const Statement& s) {
+  return Database{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5)};
+}
+
+constexpr const char* kDatabaseColumns = "id, org_id, name, default_branch, created_at, updated_at";
+
+std::vector<Value> BranchValues(const Branch& b) {
+  return {b.id,
+          b.database_id,
+          b.name,
+          b.parent_branch,
+          std::int64_t{b.production},
+          std::int64_t{b.safe_migrations},
+          std::string(BranchStateName(b.state)),
+          b.error,
+          std::int64_t{b.server_id},
+          b.created_at,
+          b.updated_at};
+}
+
+constexpr const char* kInsertBranch =
+    "INSERT INTO branches (id, database_id, name, parent_branch, production, safe_migrations, state, error, "
+    "server_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+}  // namespace
+
+int Store::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+Store::Store(std::unique_ptr<internal::Sqlite> db) : db_(std::move(db)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  SCION_ASSIGN_OR_RETURN(auto db, internal::Sqlite::Open(path));
+  auto store = std::unique_ptr<Store>(new Store(std::move(db)));
+  SCION_TRY(store->Migrate());
+  return store;
+}
+
+Status Store::Migrate() {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("PRAGMA user_version"));
+  SCION_TRY(stmt.Step());
+  int version = static_cast<int>(stmt.Int(0));
+  if (version > LatestSchemaVersion()) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("the metadata store is at schema version {}, newer than this scion ({})", version,
+                                 LatestSchemaVersion()),
+                     "upgrade scion or use another --data-dir");
+  }
+  for (int v = version; v < LatestSchemaVersion(); ++v) {
+    internal::Transaction tx(*db_);
+    SCION_TRY(tx.begun());
+    SCION_TRY(db_->Exec(kMigrations[v]));
+    SCION_TRY(db_->Exec(fmt::format("PRAGMA user_version = {}", v + 1)));
+    SCION_TRY(tx.Commit());
+  }
+  schema_version_ = LatestSchemaVersion();
+  return Ok();
+}
+
+Result<std::optional<std::string>> Store::GetSetting(const std::string& key) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT value FROM settings WHERE key = ?1", {key}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+Status Store::PutSetting(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                     {key, value}));
+  return Ok();
+}
+
+Status Store::InsertOrganization(const Organization& org) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("INSERT INTO organizations (id, name, created_at) VALUES (?1, ?2, ?3)",
+                     {org.id, org.name, org.created_at}));
+  return Ok();
+}
+
+Result<Organization> Store::FindOrganization(const std::string& name) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT id, name, created_at FROM organizations WHERE name = ?1", {name}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return MakeError(ErrorCode::kNotFound, fmt::format("organization \"{}\" not found", name),
+                     "the built-in organization is \"default\"");
+  }
+  return Organization{s.Text(0), s.Text(1), s.Int(2)};
+}
+
+Status Store::InsertToken(const ServiceToken& t) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("INSERT INTO service_tokens (id, org_id, name, token_hash, created_at) VALUES (?1,?2,?3,?4,?5)",
+                     {t.id, t.org_id, t.name, t.token_hash, t.created_at}));
+  return Ok();
+}
+
+Result<ServiceToken> Store::FindToken(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare("SELECT id, org_id, name, token_hash, created_at FROM service_tokens WHERE id = ?1", {id}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return MakeError(ErrorCode::kNotFound, "service token not found");
+  return ServiceToken{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
+}
+
+Status Store::InsertDatabase(const Database& db, const Branch& first_branch) {
+  std::lock_guard lock(mu_);
+  internal::Transaction tx(*db_);
+  SCION_TRY(tx.begun());
+  auto inserted = db_->Run(
+      "INSERT INTO databases (id, org_id, name, default_branch, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6)",
+      {db.id, db.org_id, db.name, db.default_branch, db.created_at, db.updated_at});
+  if (!inserted) {
+    if (inserted.error().code == ErrorCode::kAlreadyExists) {
+      return MakeError(ErrorCode::kAlreadyExists, fmt::format("database \"{}\" already exists", db.name),
+                       "run: scion database list");
+    }
+    return std::unexpected(inserted.error());
+  }
+  SCION_TRY(db_->Run(kInsertBranch, BranchValues(first_branch)));
+  return tx.Commit();
+}
+
+Result<Database> Store::FindDatabase(const std::string& org_id, const std::string& name) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format("SELECT {} FROM databases WHERE org_id = ?1 AND name = ?2",
+                                                          kDatabaseColumns),
+                                              {org_id, name}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return MakeError(ErrorCode::kNotFound, fmt::format("database \"{}\" not found", name), "run: scion database list");
+  }
+  return ReadDatabase(s);
+}
+
+Result<std::vector<Database>> Store::ListDatabases(const std::string& org_id, int limit, int offset) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare(fmt::format("SELECT {} FROM databases WHERE org_id = ?1 ORDER BY name LIMIT ?2 OFFSET ?3",
+                                       kDatabaseColumns),
+                           {org_id, std::int64_t{limit}, std::int64_t{offset}}));
+  std::vector<Database> out;
+  while (true) {
+    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadDatabase(s));
+  }
+  return out;
+}
+
+Result<int> Store::CountDatabases(const std::string& org_id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COUNT(*) FROM databases WHERE org_id = ?1", {org_id}));
+  SCION_TRY(s.Step());
+  return static_cast<int>(s.Int(0));
+}
+
+Status Store::DeleteDatabase(const std::string& id) {
+  std::lock_guard lock(mu_);
+  internal::Transaction tx(*db_);
+  SCION_TRY(tx.begun());
+  SCION_TRY(db_->Run("DELETE FROM branches WHERE database_id = ?1", {id}));
+  SCION_TRY(db_->Run("DELETE FROM databases WHERE id = ?1", {id}));
+  return tx.Commit();
+}
+
+Status Store::InsertBranch(const Branch& branch) {
+  std::lock_guard lock(mu_);
+  auto inserted = db_->Run(kInsertBranch, BranchValues(branch));
+  if (!inserted && inserted.error().code == ErrorCode::kAlreadyExists) {
+    return MakeError(ErrorCode::kAlreadyExists,
+                     fmt::format("branch \"{}\" already exists in database \"{}\"", branch.name, branch.database_name),
+                     fmt::format("run: scion branch list {}", branch.database_name));
+  }
+  SCION_TRY(inserted);
+  return Ok();
+}
+
+Result<Branch> Store::FindBranch(const std::string& database_id, const std::string& name) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare(fmt::format("SELECT {} FROM branches b JOIN databases d ON d.id = b.database_id "
+                                       "WHERE b.database_id = ?1 AND b.name = ?2",
+                                       kBranchColumns),
+                           {database_id, name}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return MakeError(ErrorCode::kNotFound, fmt::format("branch \"{}\" not found", name));
+  return ReadBranch(s);
+}
+
+Result<std::vector<Branch>> Store::ListBranches(const std::string& database_id, int limit, int offset) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare(fmt::format("SELECT {} FROM branches b JOIN databases d ON d.id = b.database_id "
+                                       "WHERE b.database_id = ?1 ORDER BY b.created_at, b.name LIMIT ?2 OFFSET ?3",
+                                       kBranchColumns),
+                           {database_id, std::int64_t{limit}, std::int64_t{offset}}));
+  std::vector<Branch> out;
+  while (true) {
+    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadBranch(s));
+  }
+  return out;
+}
+
+Result<int> Store::CountBranches(const std::string& database_id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COUNT(*) FROM branches WHERE database_id = ?1", {database_id}));
+  SCION_TRY(s.Step());
+  return static_cast<int>(s.Int(0));
+}
+
+Result<std::vector<Branch>> Store::AllBranches() {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format(
+                                     "SELECT {} FROM branches b JOIN databases d ON d.id = b.database_id "
+                                     "ORDER BY b.created_at",
+                                     kBranchColumns)));
+  std::vector<Branch> out;
+  while (true) {
+    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadBranch(s));
+  }
+  return out;
+}
+
+Status Store::UpdateBranch(const Branch& b) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(int changed,
+                         db_->Run("UPDATE branches SET state = ?2, error = ?3, production = ?4, safe_migrations = ?5, "
+                                  "updated_at = ?6 WHERE id = ?1",
+                                  {b.id, std::string(BranchStateName(b.state)), b.error, std::int64_t{b.production},
+                                   std::int64_t{b.safe_migrations}, NowUnixMillis()}));
+  if (changed == 0) return MakeError(ErrorCode::kNotFound, fmt::format("branch \"{}\" not found", b.name));
+  return Ok();
+}
+
+Status Store::DeleteBranch(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("DELETE FROM branches WHERE id = ?1", {id}));
+  return Ok();
+}
+
+Result<std::uint32_t> Store::NextServerId() {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("UPDATE sequences SET value = value + 1 WHERE name = 'server_id' "
+                                              "RETURNING value"));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return MakeError(ErrorCode::kInternal, "server_id sequence missing");
+  auto value = static_cast<std::uint32_t>(s.Int(0));
+  SCION_TRY(s.Step());
+  return value;
+}
+
+}  // namespace scion::control

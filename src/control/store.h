@@ -1,0 +1,70 @@
+// The metadata store: SQLite (WAL) in the data folder, with its own schema migrations.
+//
+// Thread safety: every method is serialized by an internal mutex.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "control/model.h"
+
+namespace scion::control {
+
+namespace internal {
+class Sqlite;
+}
+
+class Store {
+ public:
+  // Opens (creating if needed) the store at `path` and applies pending migrations.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The schema version after migrations (PRAGMA user_version).
+  int schema_version() const { return schema_version_; }
+  static int LatestSchemaVersion();
+
+  Result<std::optional<std::string>> GetSetting(const std::string& key);
+  Status PutSetting(const std::string& key, const std::string& value);
+
+  Status InsertOrganization(const Organization& org);
+  Result<Organization> FindOrganization(const std::string& name);
+
+  Status InsertToken(const ServiceToken& token);
+  Result<ServiceToken> FindToken(const std::string& id);
+
+  // Inserts the database and its first branch atomically.
+  Status InsertDatabase(const Database& db, const Branch& first_branch);
+  Result<Database> FindDatabase(const std::string& org_id, const std::string& name);
+  Result<std::vector<Database>> ListDatabases(const std::string& org_id, int limit, int offset);
+  Result<int> CountDatabases(const std::string& org_id);
+  // Deletes the database and all its branch records.
+  Status DeleteDatabase(const std::string& id);
+
+  Status InsertBranch(const Branch& branch);
+  Result<Branch> FindBranch(const std::string& database_id, const std::string& name);
+  Result<std::vector<Branch>> ListBranches(const std::string& database_id, int limit, int offset);
+  Result<int> CountBranches(const std::string& database_id);
+  Result<std::vector<Branch>> AllBranches();
+  // Updates state, error, production and safe_migrations of the branch with `branch.id`.
+  Status UpdateBranch(const Branch& branch);
+  Status DeleteBranch(const std::string& id);
+  // A server_id never handed out before in this data folder.
+  Result<std::uint32_t> NextServerId();
+
+ private:
+  explicit Store(std::unique_ptr<internal::Sqlite> db);
+  Status Migrate();
+
+  std::mutex mu_;
+  std::unique_ptr<internal::Sqlite> db_;  // guarded by mu_
+  int schema_version_ = 0;
+};
+
+}  // namespace scion::control
