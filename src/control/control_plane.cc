@@ -302,7 +302,7 @@ void ControlPlane::Shutdown() {
 Result<ServiceToken> ControlPlane::Authenticate(std::string_view credentials) {
   auto unauthorized = [] {
     return MakeError(ErrorCode::kUnauthenticated, "missing or invalid service token",
-                     "run: scion auth login --token ID:TOKEN (the admin token is in <data-dir>/admin-token)");
+                     "run: scion auth login --token ID:TOKEN; the admin token is in <data-dir>/admin-token");
   };
   auto colon = credentials.find(':');
   if (colon == std::string_view::npos || colon == 0) return unauthorized();

@@ -1,0 +1,120 @@
+#include "api/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+namespace scion::api {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+ErrorCode ErrorCodeFromName(std::string_view name) {
+  for (auto code : {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kAlreadyExists, ErrorCode::kConflict,
+                    ErrorCode::kFailedPrecondition, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
+                    ErrorCode::kProtocol, ErrorCode::kBackendUnavailable, ErrorCode::kUnavailable}) {
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return ErrorCode::kInternal;
+}
+
+std::string UrlEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct Url {
+  std::string host;
+  std::string port;
+};
+
+Result<Url> ParseServer(const std::string& server) {
+  std::string_view s = server;
+  if (s.starts_with("https://")) {
+    return MakeError(ErrorCode::kInvalidArgument, "https server URLs are not supported yet",
+                     "use http://HOST:PORT (the API listens on loopback by default)");
+  }
+  if (s.starts_with("http://")) s.remove_prefix(7);
+  while (s.ends_with("/")) s.remove_suffix(1);
+  auto colon = s.rfind(':');
+  Url u;
+  if (colon == std::string_view::npos || (s.find(']') != std::string_view::npos && colon < s.find(']'))) {
+    u.host = std::string(s);
+    u.port = "80";
+  } else {
+    u.host = std::string(s.substr(0, colon));
+    u.port = std::string(s.substr(colon + 1));
+  }
+  if (u.host.size() > 1 && u.host.front() == '[') u.host = u.host.substr(1, u.host.size() - 2);
+  if (u.host.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("invalid server URL \"{}\"", server),
+                     "use http://HOST:PORT, e.g. http://127.0.0.1:8484");
+  }
+  return u;
+}
+
+}  // namespace
+
+Result<json> Client::Call(const std::string& method, const std::string& path, const json& body) const {
+  SCION_ASSIGN_OR_RETURN(Url url, ParseServer(options_.server));
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  auto unreachable = [&](const std::string& why) {
+    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot reach the scion server at {}: {}", options_.server, why),
+                     "is `scion server` running? Set the address with --server, SCION_SERVER or scion auth login");
+  };
+  auto endpoints = resolver.resolve(url.host, url.port, ec);
+  if (ec) return unreachable(ec.message());
+  stream.expires_after(std::chrono::seconds(options_.timeout_seconds));
+  stream.connect(endpoints, ec);
+  if (ec) return unreachable(ec.message());
+
+  http::request<http::string_body> req{http::string_to_verb(method), path, 11};
+  req.set(http::field::host, url.host);
+  req.set(http::field::user_agent, "scion-cli");
+  req.set(http::field::accept, "application/json");
+  if (!options_.token.empty()) req.set(http::field::authorization, options_.token);
+  if (!body.is_null()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body.dump();
+  }
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  if (ec) return unreachable(ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  http::read(stream, buffer, parser, ec);
+  if (ec) return unreachable(ec.message());
+  auto res = parser.release();
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+
+  int status = static_cast<int>(res.result_int());
+  json parsed = res.body().empty() ? json(nullptr) : json::parse(res.body(), nullptr, false);
+  if (status >= 200 && status < 300) {
+    if (parsed.is_discarded()) return MakeError(ErrorCode::kProtocol, "the server sent an answer that is not JSON");
+    return parsed;
+  }
+  if (parsed.is_object() && parsed.contains("message")) {
+    return MakeError(ErrorCodeFromName(parsed.value("code", "internal")), parsed.value("message", ""),
+                     parsed.value("hint", ""));
+  }
+  return MakeError(ErrorCode::kInternal, fmt::format("the server answered HTTP {}", status));
+}
+
+}  // namespace scion::api

@@ -1,0 +1,75 @@
+#include "api/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "base/files.h"
+#include "base/log.h"
+#include "control/control_plane.h"
+
+namespace scion::api {
+
+const char* Version() { return SCION_VERSION; }
+
+int RunDaemon(const DaemonOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("msg=\"starting scion server\" version={} data_dir={}", Version(),
+               log::Quote(options.data_dir.string()));
+  control::ControlOptions co;
+  co.data_dir = options.data_dir;
+  co.mariadbd = options.mariadbd;
+  co.install_db = options.install_db;
+  auto control = control::ControlPlane::Open(co);
+  if (!control) {
+    spdlog::error("msg=\"cannot start\" error={}", log::Quote(control.error().ToString()));
+    std::fprintf(stderr, "error: %s\n", control.error().ToString().c_str());
+    return 1;
+  }
+  Router router(**control, Version());
+  auto http = HttpServer::Start(router, options.http_addr);
+  if (!http) {
+    std::fprintf(stderr, "error: %s\n", http.error().ToString().c_str());
+    (*control)->Shutdown();
+    return 1;
+  }
+  std::string url = "http://" + (*http)->address();
+  nlohmann::json info = {{"http_url", url}, {"pid", ::getpid()}, {"version", Version()}};
+  auto written = WriteFileAtomic(options.data_dir / "server.json", info.dump() + "\n", 0600);
+  if (!written) spdlog::warn("msg=\"cannot write server.json\" error={}", log::Quote(written.error().message));
+  spdlog::info("msg=\"API listening\" url={}", url);
+  if (const auto& token = (*control)->new_admin_token()) {
+    std::printf(
+        "\nScion is initialized. Admin service token (shown once; also saved in %s):\n\n  %s\n\n"
+        "Log in with:\n\n  scion auth login --server %s --token %s\n\n",
+        (options.data_dir / "admin-token").c_str(), token->c_str(), url.c_str(), token->c_str());
+  }
+  std::printf("scion server %s listening on %s (data folder %s)\n", Version(), url.c_str(),
+              options.data_dir.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("msg=\"shutting down\" signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*http)->Stop();
+  (*control)->Shutdown();
+  std::error_code ec;
+  std::filesystem::remove(options.data_dir / "server.json", ec);
+  spdlog::info("msg=\"stopped\"");
+  return 0;
+}
+
+}  // namespace scion::api

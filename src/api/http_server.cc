@@ -1,0 +1,156 @@
+#include "api/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+#include <vector>
+
+namespace scion::api {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxBody = 4 << 20;
+
+class HttpServer::Impl {
+ public:
+  Impl(Router& router, int threads) : router_(router), ioc_(threads), handlers_(4), acceptor_(ioc_), threads_(threads) {}
+
+  Status Bind(const std::string& address) {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("invalid --http-addr \"{}\"", address),
+                       "use host:port, e.g. 127.0.0.1:8484");
+    }
+    std::string host = address.substr(0, colon);
+    std::string port = address.substr(colon + 1);
+    if (host.empty()) host = "0.0.0.0";
+    if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(host, port, ec);
+    if (ec || results.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("cannot resolve --http-addr \"{}\": {}", address,
+                                                                ec ? ec.message() : "no address"));
+    }
+    tcp::endpoint ep = results.begin()->endpoint();
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return MakeError(ErrorCode::kUnavailable, fmt::format("cannot listen on {}: {}", address, ec.message()),
+                       "pick another --http-addr, or stop what is using that port");
+    }
+    auto local = acceptor_.local_endpoint();
+    std::string h = local.address().to_string();
+    if (local.address().is_v6()) h = "[" + h + "]";
+    address_ = fmt::format("{}:{}", h, local.port());
+    return Ok();
+  }
+
+  void Run() {
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { ioc_.run(); });
+  }
+
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    asio::post(ioc_, [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+    });
+    ioc_.stop();
+    for (auto& t : workers_) t.join();
+    handlers_.join();
+  }
+
+  asio::awaitable<void> Accept() {
+    while (true) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        spdlog::warn("msg=\"accept failed\" error={}", ec.message());
+        continue;
+      }
+      asio::co_spawn(ioc_, Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(kMaxBody);
+      stream.expires_after(120s);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == http::error::body_limit) {
+          co_await Reply(stream, 413, R"({"code":"invalid_params","message":"request body too large"})", false, 11);
+        } else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+                   ec != asio::error::connection_reset && ec != asio::error::eof) {
+          co_await Reply(stream, 400, R"({"code":"invalid_params","message":"malformed HTTP request"})", false, 11);
+        }
+        break;
+      }
+      auto req = parser.release();
+      Request r{std::string(req.method_string()), std::string(req.target()),
+                std::string(req[http::field::authorization]), std::move(req.body())};
+      // Run the handler off the I/O threads, then come back.
+      auto executor = co_await asio::this_coro::executor;
+      co_await asio::post(handlers_, asio::use_awaitable);
+      Response resp = router_.Handle(r);
+      co_await asio::post(executor, asio::use_awaitable);
+      bool keep = req.keep_alive();
+      bool ok = co_await Reply(stream, resp.status, std::move(resp.body), keep, req.version());
+      if (!ok || !keep) break;
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  static asio::awaitable<bool> Reply(beast::tcp_stream& stream, int status, std::string body, bool keep_alive,
+                                     unsigned version) {
+    http::response<http::string_body> res{static_cast<http::status>(status), version};
+    res.set(http::field::server, "scion");
+    if (!body.empty()) res.set(http::field::content_type, "application/json");
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    stream.expires_after(60s);
+    auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+  }
+
+  Router& router_;
+  asio::io_context ioc_;
+  asio::thread_pool handlers_;
+  tcp::acceptor acceptor_;
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::string address_;
+  std::atomic<bool> stopped_{false};
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(Router& router, const std::string& address, int threads) {
+  auto impl = std::make_unique<Impl>(router, std::max(1, threads));
+  SCION_TRY(impl->Bind(address));
+  impl->Run();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::Stop() { impl_->Stop(); }
+const std::string& HttpServer::address() const { return impl_->address_; }
+
+}  // namespace scion::api

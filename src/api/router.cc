@@ -1,0 +1,369 @@
+#include "api/router.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+namespace scion::api {
+namespace {
+using json = nlohmann::json;
+using control::Branch;
+using control::BranchState;
+using control::Database;
+
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int v = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec == std::errc() && p == s.data() + i + 3) {
+        out += static_cast<char>(v);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+struct Target {
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> query;
+};
+
+Target ParseTarget(std::string_view target) {
+  Target t;
+  auto qpos = target.find('?');
+  std::string_view path = target.substr(0, qpos);
+  if (qpos != std::string_view::npos) {
+    std::string_view q = target.substr(qpos + 1);
+    while (!q.empty()) {
+      auto amp = q.find('&');
+      std::string_view kv = q.substr(0, amp);
+      auto eq = kv.find('=');
+      t.query[UrlDecode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      q = q.substr(amp + 1);
+    }
+  }
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    t.segments.push_back(UrlDecode(path.substr(0, slash)));
+    if (slash == std::string_view::npos) break;
+    path = path.substr(slash);
+  }
+  return t;
+}
+
+Response Json(int status, const json& body) { return {status, body.dump()}; }
+
+Response ErrorResponse(const Error& e) {
+  json body = {{"code", ErrorCodeName(e.code)}, {"message", e.message}};
+  if (!e.hint.empty()) body["hint"] = e.hint;
+  return Json(HttpStatus(e.code), body);
+}
+
+Response ErrorResponse(ErrorCode code, std::string message, std::string hint = {}) {
+  return ErrorResponse(Error{code, std::move(message), std::move(hint)});
+}
+
+json Nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+class Handler {
+ public:
+  Handler(control::ControlPlane& control, const Request& req, const std::string& version)
+      : control_(control), req_(req), version_(version), target_(ParseTarget(req.target)) {}
+
+  Response Run() {
+    const auto& seg = target_.segments;
+    if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "health" && req_.method == "GET") {
+      return Json(200, {{"status", "ok"}, {"version", version_}});
+    }
+    if (seg.empty() || seg[0] != "v1") return NotFound();
+    auto token = control_.Authenticate(req_.authorization);
+    if (!token) return ErrorResponse(token.error());
+    if (seg.size() == 2 && seg[1] == "user" && req_.method == "GET") {
+      return Json(200, {{"type", "ServiceToken"}, {"id", token->id}, {"name", token->name}});
+    }
+    if (seg.size() < 3 || seg[1] != "organizations") return NotFound();
+    org_ = seg[2];
+    if (seg.size() == 3) return Organization();
+    if (seg[3] != "databases") return NotFound();
+    if (seg.size() == 4) return Databases();
+    db_ = seg[4];
+    if (seg.size() == 5) return OneDatabase();
+    if (seg[5] != "branches") return NotFound();
+    if (seg.size() == 6) return Branches();
+    branch_ = seg[6];
+    if (seg.size() == 7) return OneBranch();
+    if (seg.size() == 8) return BranchAction(seg[7]);
+    return NotFound();
+  }
+
+ private:
+  Response NotFound() {
+    return ErrorResponse(ErrorCode::kNotFound, fmt::format("no API route {} {}", req_.method, req_.target));
+  }
+  Response MethodNotAllowed() {
+    return ErrorResponse(ErrorCode::kInvalidArgument,
+                         fmt::format("method {} is not allowed on {}", req_.method, req_.target));
+  }
+
+  Result<json> Body() {
+    if (req_.body.empty()) return json::object();
+    auto parsed = json::parse(req_.body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "the request body is not a JSON object");
+    }
+    return parsed;
+  }
+
+  Result<std::string> StringField(const json& body, const char* name, bool required) {
+    if (!body.contains(name) || body[name].is_null()) {
+      if (required) return MakeError(ErrorCode::kInvalidArgument, fmt::format("missing field \"{}\"", name));
+      return std::string();
+    }
+    if (!body[name].is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("field \"{}\" must be a string", name));
+    }
+    return body[name].get<std::string>();
+  }
+
+  Result<control::PageRequest> PageParams() {
+    control::PageRequest p;
+    for (auto [name, out] : {std::pair{"page", &p.page}, std::pair{"per_page", &p.per_page}}) {
+      auto it = target_.query.find(name);
+      if (it == target_.query.end()) continue;
+      int v = 0;
+      auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+      if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 1) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("\"{}\" must be a positive integer", name));
+      }
+      *out = v;
+    }
+    return p;
+  }
+
+  template <typename T, typename F>
+  json ListJson(const control::Page<T>& page, F&& to_json) {
+    json data = json::array();
+    for (const auto& item : page.items) data.push_back(to_json(item));
+    bool has_next = page.page * page.per_page < page.total;
+    return {{"type", "list"},
+            {"current_page", page.page},
+            {"next_page", has_next ? json(page.page + 1) : json(nullptr)},
+            {"prev_page", page.page > 1 ? json(page.page - 1) : json(nullptr)},
+            {"total", page.total},
+            {"data", std::move(data)}};
+  }
+
+  json BranchJson(const Branch& b) {
+    auto inst = control_.InstanceStatusOf(b);
+    json j = {{"id", b.id},
+              {"type", "Branch"},
+              {"name", b.name},
+              {"database", b.database_name},
+              {"parent_branch", Nullable(b.parent_branch)},
+              {"production", b.production},
+              {"safe_migrations", b.safe_migrations},
+              {"ready", b.state == BranchState::kReady},
+              {"state", control::BranchStateName(b.state)},
+              {"created_at", FormatTimestamp(b.created_at)},
+              {"updated_at", FormatTimestamp(b.updated_at)},
+              {"instance",
+               {{"state", fleet::InstanceStateName(inst.state)},
+                {"pid", inst.pid == 0 ? json(nullptr) : json(inst.pid)},
+                {"restarts", inst.restarts},
+                {"server_id", b.server_id}}}};
+    if (!b.error.empty()) j["error"] = b.error;
+    if (!inst.last_error.empty()) j["instance"]["last_error"] = inst.last_error;
+    return j;
+  }
+
+  json DatabaseJson(const Database& d) {
+    json j = {{"id", d.id},
+              {"type", "database"},
+              {"name", d.name},
+              {"default_branch", d.default_branch},
+              {"created_at", FormatTimestamp(d.created_at)},
+              {"updated_at", FormatTimestamp(d.updated_at)}};
+    auto branches = control_.AllBranchesOf(d);
+    std::string state = "pending";
+    int production = 0;
+    if (branches) {
+      for (const auto& b : *branches) {
+        if (b.production) ++production;
+        if (b.name == d.default_branch) state = control::BranchStateName(b.state);
+      }
+      j["branches_count"] = branches->size();
+      j["production_branches_count"] = production;
+    }
+    j["state"] = state;
+    j["ready"] = state == "ready";
+    return j;
+  }
+
+  Response Organization() {
+    if (req_.method != "GET") return MethodNotAllowed();
+    auto org = control_.GetOrganization(org_);
+    if (!org) return ErrorResponse(org.error());
+    return Json(200, {{"id", org->id},
+                      {"type", "organization"},
+                      {"name", org->name},
+                      {"created_at", FormatTimestamp(org->created_at)}});
+  }
+
+  Response Databases() {
+    if (req_.method == "GET") {
+      auto page = PageParams();
+      if (!page) return ErrorResponse(page.error());
+      auto list = control_.ListDatabases(org_, *page);
+      if (!list) return ErrorResponse(list.error());
+      return Json(200, ListJson(*list, [this](const Database& d) { return DatabaseJson(d); }));
+    }
+    if (req_.method == "POST") {
+      auto body = Body();
+      if (!body) return ErrorResponse(body.error());
+      auto name = StringField(*body, "name", true);
+      if (!name) return ErrorResponse(name.error());
+      auto db = control_.CreateDatabase(org_, *name);
+      if (!db) return ErrorResponse(db.error());
+      return Json(201, DatabaseJson(*db));
+    }
+    return MethodNotAllowed();
+  }
+
+  Response OneDatabase() {
+    if (req_.method == "GET") {
+      auto db = control_.GetDatabase(org_, db_);
+      if (!db) return ErrorResponse(db.error());
+      return Json(200, DatabaseJson(*db));
+    }
+    if (req_.method == "DELETE") {
+      auto it = target_.query.find("force");
+      bool force = it != target_.query.end() && (it->second == "true" || it->second == "1" || it->second.empty());
+      auto r = control_.DeleteDatabase(org_, db_, force);
+      if (!r) return ErrorResponse(r.error());
+      return Response{204, ""};
+    }
+    return MethodNotAllowed();
+  }
+
+  Response Branches() {
+    if (req_.method == "GET") {
+      auto page = PageParams();
+      if (!page) return ErrorResponse(page.error());
+      auto list = control_.ListBranches(org_, db_, *page);
+      if (!list) return ErrorResponse(list.error());
+      return Json(200, ListJson(*list, [this](const Branch& b) { return BranchJson(b); }));
+    }
+    if (req_.method == "POST") {
+      auto body = Body();
+      if (!body) return ErrorResponse(body.error());
+      auto name = StringField(*body, "name", true);
+      if (!name) return ErrorResponse(name.error());
+      auto parent = StringField(*body, "parent_branch", false);
+      if (!parent) return ErrorResponse(parent.error());
+      auto b = control_.CreateBranch(org_, db_, *name, *parent);
+      if (!b) return ErrorResponse(b.error());
+      return Json(201, BranchJson(*b));
+    }
+    return MethodNotAllowed();
+  }
+
+  Response OneBranch() {
+    if (req_.method == "GET") {
+      auto b = control_.GetBranch(org_, db_, branch_);
+      if (!b) return ErrorResponse(b.error());
+      return Json(200, BranchJson(*b));
+    }
+    if (req_.method == "DELETE") {
+      auto r = control_.DeleteBranch(org_, db_, branch_);
+      if (!r) return ErrorResponse(r.error());
+      return Response{204, ""};
+    }
+    return MethodNotAllowed();
+  }
+
+  Response BranchAction(const std::string& action) {
+    Result<Branch> b = MakeError(ErrorCode::kInternal, "unreachable");
+    if (action == "promote" && req_.method == "POST") {
+      b = control_.Promote(org_, db_, branch_);
+    } else if (action == "demote" && req_.method == "POST") {
+      b = control_.Demote(org_, db_, branch_);
+    } else if (action == "safe-migrations" && (req_.method == "POST" || req_.method == "DELETE")) {
+      b = control_.SetSafeMigrations(org_, db_, branch_, req_.method == "POST");
+    } else if (action == "schema" && req_.method == "GET") {
+      return Schema();
+    } else {
+      return NotFound();
+    }
+    if (!b) return ErrorResponse(b.error());
+    return Json(200, BranchJson(*b));
+  }
+
+  Response Schema() {
+    auto objects = control_.BranchSchema(org_, db_, branch_);
+    if (!objects) return ErrorResponse(objects.error());
+    json data = json::array();
+    for (const auto& o : *objects) {
+      data.push_back({{"name", o.name},
+                      {"kind", o.kind == schema::ObjectKind::kView ? "view" : "table"},
+                      {"raw", o.create_statement}});
+    }
+    return Json(200, {{"type", "list"}, {"data", std::move(data)}});
+  }
+
+  control::ControlPlane& control_;
+  const Request& req_;
+  const std::string& version_;
+  Target target_;
+  std::string org_, db_, branch_;
+};
+
+}  // namespace
+
+int HttpStatus(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 422;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kAlreadyExists: return 409;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kFailedPrecondition: return 409;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kProtocol: return 400;
+    case ErrorCode::kBackendUnavailable: return 503;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+Response Router::Handle(const Request& request) {
+  Handler handler(control_, request, version_);
+  Response r;
+  try {
+    r = handler.Run();
+  } catch (const std::exception& e) {
+    // JSON library or allocation failures: a bug, reported as such without taking the server down.
+    spdlog::error("msg=\"request failed\" target={} error={}", log::Quote(request.target), log::Quote(e.what()));
+    r = ErrorResponse(ErrorCode::kInternal, "internal error; see the server log");
+  }
+  spdlog::debug("msg=request method={} target={} status={}", request.method, log::Quote(request.target), r.status);
+  return r;
+}
+
+}  // namespace scion::api

@@ -1,0 +1,405 @@
+// The `scion` command: `scion server` runs the daemon; every other command is an API client.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include "api/client.h"
+#include "api/daemon.h"
+#include "base/log.h"
+#include "cli/credentials.h"
+#include "cli/output.h"
+
+namespace scion::cli {
+namespace {
+using json = nlohmann::json;
+using api::UrlEncode;
+
+struct Globals {
+  std::string format = "human";
+  std::string server;
+  std::string token;
+  std::string org = "default";
+};
+
+const std::vector<Column> kDatabaseColumns = {{"NAME", "name"},          {"STATE", "state"},
+                                              {"DEFAULT BRANCH", "default_branch"},
+                                              {"BRANCHES", "branches_count"}, {"CREATED AT", "created_at"}};
+const std::vector<Column> kBranchColumns = {{"NAME", "name"},           {"PARENT", "parent_branch"},
+                                            {"PRODUCTION", "production"}, {"SAFE MIGRATIONS", "safe_migrations"},
+                                            {"STATE", "state"},          {"INSTANCE", "instance.state"},
+                                            {"CREATED AT", "created_at"}};
+
+int Fail(const Error& e) {
+  std::fprintf(stderr, "Error: %s\n", e.ToString().c_str());
+  return ExitCodeFor(e.code);
+}
+
+class Commands {
+ public:
+  explicit Commands(Globals& g) : g_(g) {}
+
+  // Every client command starts here: format and credentials are checked before any request.
+  Result<api::Client> Client() {
+    SCION_ASSIGN_OR_RETURN(format_, ParseFormat(g_.format));
+    auto creds = ResolveCredentials(g_.server, g_.token);
+    if (creds.token.empty()) {
+      return MakeError(ErrorCode::kUnauthenticated, "not logged in",
+                       "run: scion auth login --token ID:TOKEN; the admin token is in <data-dir>/admin-token");
+    }
+    source_ = creds.source;
+    return api::Client({.server = creds.server, .token = creds.token});
+  }
+
+  std::string Org() const { return "/v1/organizations/" + UrlEncode(g_.org); }
+  std::string Db(const std::string& db) const { return Org() + "/databases/" + UrlEncode(db); }
+  std::string BranchPath(const std::string& db, const std::string& b) const {
+    return Db(db) + "/branches/" + UrlEncode(b);
+  }
+
+  int Print(const json& value, const std::vector<Column>& columns) {
+    std::fputs(Render(value, columns, format_).c_str(), stdout);
+    return kExitOk;
+  }
+
+  int Message(const std::string& human, const json& value) {
+    if (format_ == Format::kHuman) {
+      std::printf("%s\n", human.c_str());
+    } else {
+      std::fputs(Render(value, {{"RESULT", "result"}}, format_).c_str(), stdout);
+    }
+    return kExitOk;
+  }
+
+  // Polls `path` until its "state" is ready (exit 0) or error (exit 1), showing progress.
+  int Wait(const api::Client& client, const std::string& path, const std::string& what, int timeout_s,
+           const std::vector<Column>& columns) {
+    bool tty = ::isatty(STDERR_FILENO);
+    auto start = std::chrono::steady_clock::now();
+    static const char* kSpin[] = {"|", "/", "-", "\\"};
+    if (!tty) std::fprintf(stderr, "Waiting for %s to be ready...\n", what.c_str());
+    for (int tick = 0;; ++tick) {
+      auto r = client.Get(path);
+      if (!r) return Fail(r.error());
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::string state = r->value("state", "");
+      if (state == "ready" || state == "error") {
+        if (tty) std::fprintf(stderr, "\r\033[K");
+        if (state == "error") {
+          return Fail(Error{ErrorCode::kInternal,
+                            fmt::format("{} failed: {}", what, r->value("error", std::string("unknown error"))),
+                            "see the server log for details"});
+        }
+        std::fprintf(stderr, "%s is ready (%.1fs)\n", what.c_str(), elapsed);
+        return Print(*r, columns);
+      }
+      if (elapsed > timeout_s) {
+        if (tty) std::fprintf(stderr, "\n");
+        std::fprintf(stderr, "Error: %s is still %s after %d s (check: scion branch show)\n", what.c_str(),
+                     state.c_str(), timeout_s);
+        return kExitTimeout;
+      }
+      if (tty) std::fprintf(stderr, "\r%s %s is %s... %.1fs", kSpin[tick % 4], what.c_str(), state.c_str(), elapsed);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  Format format() const { return format_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  Globals& g_;
+  Format format_ = Format::kHuman;
+  std::string source_;
+};
+
+#define CLIENT_OR_FAIL(name)         \
+  auto name##_r = cmd.Client();      \
+  if (!name##_r) return Fail(name##_r.error()); \
+  auto& name = *name##_r
+
+void AddServer(CLI::App& app, std::function<int()>& action) {
+  auto* s = app.add_subcommand("server", "Run the Scion daemon in the foreground (API, managed MariaDB instances)");
+  auto opts = std::make_shared<api::DaemonOptions>();
+  auto data_dir = std::make_shared<std::string>();
+  auto level = std::make_shared<std::string>("info");
+  s->add_option("--data-dir", *data_dir, "Data folder (default: $SCION_HOME, else ~/.local/share/scion)");
+  s->add_option("--http-addr", opts->http_addr, "Address of the HTTP API (port 0 picks a free port)")
+      ->capture_default_str();
+  s->add_option("--log-level", *level, "trace, debug, info, warn, error or off")->capture_default_str();
+  s->add_option("--mariadbd", opts->mariadbd, "The mariadbd program to run")->capture_default_str();
+  s->add_option("--mariadb-install-db", opts->install_db, "The mariadb-install-db program")->capture_default_str();
+  s->callback([&action, opts, data_dir, level] {
+    action = [opts, data_dir, level] {
+      if (!log::Init(*level)) {
+        std::fprintf(stderr, "Error: unknown --log-level \"%s\" (use trace, debug, info, warn, error or off)\n",
+                     level->c_str());
+        return static_cast<int>(kExitUsage);
+      }
+      opts->data_dir = data_dir->empty() ? DefaultDataDir() : std::filesystem::path(*data_dir);
+      opts->data_dir = std::filesystem::absolute(opts->data_dir);
+      return api::RunDaemon(*opts);
+    };
+  });
+}
+
+void AddAuth(CLI::App& app, Commands& cmd, Globals& g, std::function<int()>& action) {
+  auto* auth = app.add_subcommand("auth", "Log in to a Scion server, check or forget credentials");
+  auth->require_subcommand(1);
+  auto* login = auth->add_subcommand("login", "Save a server URL and service token (ID:TOKEN)");
+  login->callback([&] {
+    action = [&] {
+      if (g.token.empty()) {
+        return Fail(Error{ErrorCode::kInvalidArgument, "missing --token",
+                          "pass --token ID:TOKEN; the admin token is in <data-dir>/admin-token"});
+      }
+      std::string server = g.server.empty() ? std::string(kDefaultServer) : g.server;
+      api::Client client({.server = server, .token = g.token});
+      auto who = client.Get("/v1/user");
+      if (!who) return Fail(who.error());
+      if (auto saved = SaveCredentials(server, g.token); !saved) return Fail(saved.error());
+      std::printf("Logged in to %s as token %s (%s). Credentials saved in %s\n", server.c_str(),
+                  who->value("id", "").c_str(), who->value("name", "").c_str(), CredentialsPath().c_str());
+      return static_cast<int>(kExitOk);
+    };
+  });
+  auto* logout = auth->add_subcommand("logout", "Forget the saved credentials");
+  logout->callback([&] {
+    action = [&] {
+      auto removed = RemoveCredentials();
+      if (!removed) return Fail(removed.error());
+      std::printf(*removed ? "Logged out.\n" : "Not logged in.\n");
+      return static_cast<int>(kExitOk);
+    };
+  });
+  auto* check = auth->add_subcommand("check", "Check that the credentials are accepted by the server");
+  check->callback([&] {
+    action = [&] {
+      CLIENT_OR_FAIL(client);
+      auto who = client.Get("/v1/user");
+      if (!who) return Fail(who.error());
+      (*who)["server"] = client.options().server;
+      (*who)["source"] = cmd.source();
+      return cmd.Message(fmt::format("Authenticated to {} with token {} ({}), from {}", client.options().server,
+                                     who->value("id", ""), who->value("name", ""), cmd.source()),
+                         *who);
+    };
+  });
+}
+
+void AddDatabase(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  auto* db = app.add_subcommand("database", "Create, list, show and delete databases");
+  db->alias("db");
+  db->require_subcommand(1);
+  auto name = std::make_shared<std::string>();
+  auto wait = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<int>(300);
+
+  auto* create = db->add_subcommand("create", "Create a database with its production branch `main`");
+  create->add_option("database", *name, "Database name")->required();
+  create->add_flag("--wait", *wait, "Wait until the main branch is ready");
+  create->add_option("--timeout", *timeout, "Seconds to wait with --wait")->capture_default_str();
+  create->callback([&, name, wait, timeout] {
+    action = [&, name, wait, timeout] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Post(cmd.Org() + "/databases", {{"name", *name}});
+      if (!r) return Fail(r.error());
+      if (*wait) return cmd.Wait(client, cmd.Db(*name), "database " + *name, *timeout, kDatabaseColumns);
+      return cmd.Print(*r, kDatabaseColumns);
+    };
+  });
+
+  auto* list = db->add_subcommand("list", "List databases");
+  list->callback([&] {
+    action = [&] {
+      CLIENT_OR_FAIL(client);
+      json all = json::array();
+      for (int page = 1;; ++page) {
+        auto r = client.Get(cmd.Org() + fmt::format("/databases?page={}&per_page=100", page));
+        if (!r) return Fail(r.error());
+        for (auto& d : (*r)["data"]) all.push_back(d);
+        if ((*r)["next_page"].is_null()) break;
+      }
+      return cmd.Print(all, kDatabaseColumns);
+    };
+  });
+
+  auto* show = db->add_subcommand("show", "Show a database");
+  show->add_option("database", *name, "Database name")->required();
+  show->callback([&, name] {
+    action = [&, name] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Get(cmd.Db(*name));
+      if (!r) return Fail(r.error());
+      return cmd.Print(*r, kDatabaseColumns);
+    };
+  });
+
+  auto* del = db->add_subcommand("delete", "Delete a database, its branches and their data");
+  del->add_option("database", *name, "Database name")->required();
+  del->add_flag("--force", *force, "Also delete the database when it has development branches");
+  del->callback([&, name, force] {
+    action = [&, name, force] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Delete(cmd.Db(*name) + (*force ? "?force=true" : ""));
+      if (!r) return Fail(r.error());
+      return cmd.Message(fmt::format("Database {} was deleted.", *name), {{"result", "deleted"}, {"name", *name}});
+    };
+  });
+}
+
+void AddBranch(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  auto* br = app.add_subcommand("branch", "Create, list, show, delete, promote and demote branches");
+  br->require_subcommand(1);
+  auto db = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto from = std::make_shared<std::string>();
+  auto wait = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<int>(300);
+
+  auto* create = br->add_subcommand("create", "Create a development branch with its parent's schema (no rows)");
+  create->add_option("database", *db, "Database name")->required();
+  create->add_option("branch", *name, "New branch name")->required();
+  create->add_option("--from", *from, "Parent branch (default: the database's default branch)");
+  create->add_flag("--wait", *wait, "Wait until the branch is ready");
+  create->add_option("--timeout", *timeout, "Seconds to wait with --wait")->capture_default_str();
+  create->callback([&, db, name, from, wait, timeout] {
+    action = [&, db, name, from, wait, timeout] {
+      CLIENT_OR_FAIL(client);
+      json body = {{"name", *name}};
+      if (!from->empty()) body["parent_branch"] = *from;
+      auto r = client.Post(cmd.Db(*db) + "/branches", body);
+      if (!r) return Fail(r.error());
+      if (*wait) return cmd.Wait(client, cmd.BranchPath(*db, *name), "branch " + *db + "/" + *name, *timeout,
+                                 kBranchColumns);
+      return cmd.Print(*r, kBranchColumns);
+    };
+  });
+
+  auto* list = br->add_subcommand("list", "List the branches of a database");
+  list->add_option("database", *db, "Database name")->required();
+  list->callback([&, db] {
+    action = [&, db] {
+      CLIENT_OR_FAIL(client);
+      json all = json::array();
+      for (int page = 1;; ++page) {
+        auto r = client.Get(cmd.Db(*db) + fmt::format("/branches?page={}&per_page=100", page));
+        if (!r) return Fail(r.error());
+        for (auto& b : (*r)["data"]) all.push_back(b);
+        if ((*r)["next_page"].is_null()) break;
+      }
+      return cmd.Print(all, kBranchColumns);
+    };
+  });
+
+  auto simple = [&](const char* verb, const char* help, std::function<Result<json>(api::Client&)> call,
+                    std::function<std::string()> done) {
+    auto* sub = br->add_subcommand(verb, help);
+    sub->add_option("database", *db, "Database name")->required();
+    sub->add_option("branch", *name, "Branch name")->required();
+    sub->callback([&, call, done] {
+      action = [&, call, done] {
+        CLIENT_OR_FAIL(client);
+        auto r = call(client);
+        if (!r) return Fail(r.error());
+        if (r->is_null()) return cmd.Message(done(), {{"result", "ok"}, {"database", *db}, {"branch", *name}});
+        return cmd.Print(*r, kBranchColumns);
+      };
+    });
+    return sub;
+  };
+  simple("show", "Show a branch", [&, db, name](api::Client& c) { return c.Get(cmd.BranchPath(*db, *name)); },
+         [] { return std::string(); });
+  simple("delete", "Delete a development branch and its instance",
+         [&, db, name](api::Client& c) { return c.Delete(cmd.BranchPath(*db, *name)); },
+         [db, name] { return fmt::format("Branch {}/{} was deleted.", *db, *name); });
+  simple("promote", "Make a branch a production branch (durable settings; allows safe migrations)",
+         [&, db, name](api::Client& c) { return c.Post(cmd.BranchPath(*db, *name) + "/promote"); },
+         [] { return std::string(); });
+  simple("demote", "Make a production branch a development branch",
+         [&, db, name](api::Client& c) { return c.Post(cmd.BranchPath(*db, *name) + "/demote"); },
+         [] { return std::string(); });
+
+  auto* schema = br->add_subcommand("schema", "Print a branch's tables and views as CREATE statements");
+  schema->add_option("database", *db, "Database name")->required();
+  schema->add_option("branch", *name, "Branch name")->required();
+  schema->callback([&, db, name] {
+    action = [&, db, name] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Get(cmd.BranchPath(*db, *name) + "/schema");
+      if (!r) return Fail(r.error());
+      if (cmd.format() != Format::kHuman) return cmd.Print((*r)["data"], {{"NAME", "name"}, {"KIND", "kind"}, {"RAW", "raw"}});
+      for (const auto& o : (*r)["data"]) std::printf("-- %s\n%s;\n\n", o.value("name", "").c_str(), o.value("raw", "").c_str());
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  auto* safe = br->add_subcommand("safe-migrations", "Enable or disable safe migrations on a production branch");
+  safe->require_subcommand(1);
+  for (bool enable : {true, false}) {
+    auto* sub = safe->add_subcommand(enable ? "enable" : "disable",
+                                     enable ? "Refuse direct DDL; schema changes go through deploy requests"
+                                            : "Allow direct DDL again");
+    sub->add_option("database", *db, "Database name")->required();
+    sub->add_option("branch", *name, "Branch name")->required();
+    sub->callback([&, db, name, enable] {
+      action = [&, db, name, enable] {
+        CLIENT_OR_FAIL(client);
+        std::string path = cmd.BranchPath(*db, *name) + "/safe-migrations";
+        auto r = enable ? client.Post(path) : client.Delete(path);
+        if (!r) return Fail(r.error());
+        return cmd.Print(*r, kBranchColumns);
+      };
+    });
+  }
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Scion: a self-hosted MySQL platform with branches, deploy requests and online schema changes.\n"
+               "Run `scion server` to start the platform, then use the other commands against it."};
+  app.set_version_flag("--version", std::string("scion ") + api::Version());
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals g;
+  app.add_option("--format", g.format, "Output format: human, json or csv")->capture_default_str();
+  app.add_option("--server", g.server, "Server URL (default: saved by auth login, $SCION_SERVER, or " +
+                                           std::string(kDefaultServer) + ")");
+  app.add_option("--token", g.token, "Service token ID:TOKEN (default: saved by auth login or $SCION_TOKEN)");
+  app.add_option("--org", g.org, "Organization")->capture_default_str();
+  app.footer(
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict or already exists, 5 unauthorized,\n"
+      "6 server unreachable, 7 timed out waiting. Docs: docs/cli.md");
+
+  std::function<int()> action;
+  Commands cmd(g);
+  AddServer(app, action);
+  AddAuth(app, cmd, g, action);
+  AddDatabase(app, cmd, action);
+  AddBranch(app, cmd, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(kExitUsage);
+  }
+  if (!action) {
+    std::fputs(app.help().c_str(), stderr);
+    return kExitUsage;
+  }
+  return action();
+}
+
+}  // namespace scion::cli
+
+int main(int argc, char** argv) { return scion::cli::Main(argc, argv); }
