@@ -44,14 +44,15 @@ fs::path DefaultDataDir() {
 
 Credentials ResolveCredentials(const std::string& flag_server, const std::string& flag_token) {
   Credentials c;
-  json file;
+  json file = json::object();
   if (auto content = ReadFile(CredentialsPath())) {
     file = json::parse(*content, nullptr, false);
     if (!file.is_object()) file = json::object();
   }
-  c.server = !flag_server.empty()          ? flag_server
+  c.server = !flag_server.empty()            ? flag_server
              : !Env("SCION_SERVER").empty() ? Env("SCION_SERVER")
-                                            : file.value("server", std::string(kDefaultServer));
+             : file.contains("server") && file["server"].is_string() ? file["server"].get<std::string>()
+                                                                     : std::string(kDefaultServer);
   if (!flag_token.empty()) {
     c.token = flag_token;
     c.source = "--token";

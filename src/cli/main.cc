@@ -397,7 +397,13 @@ int Main(int argc, char** argv) {
     std::fputs(app.help().c_str(), stderr);
     return kExitUsage;
   }
-  return action();
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    // A malformed answer or file the code did not expect: report it instead of aborting.
+    return Fail(Error{ErrorCode::kInternal, std::string("unexpected failure: ") + e.what(),
+                      "please report this with the command you ran"});
+  }
 }
 
 }  // namespace scion::cli

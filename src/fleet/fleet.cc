@@ -237,7 +237,7 @@ class Fleet::Impl {
                                      "--datadir=" + tmp.string(), "--auth-root-authentication-method=socket",
                                      "--skip-test-db"};
     if (RunningAsRoot()) argv.push_back("--user=root");
-    fs::path log = options_.root / "template-install.log";
+    fs::path log = options_.template_dir.string() + "-install.log";
     spdlog::info("msg=\"creating MariaDB template data folder\" path={}", log::Quote(options_.template_dir.string()));
     auto start = Clock::now();
     SCION_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, log));
