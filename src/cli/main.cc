@@ -107,7 +107,8 @@ class Commands {
         return kExitTimeout;
       }
       if (tty) std::fprintf(stderr, "\r%s %s is %s... %.1fs", kSpin[tick % 4], what.c_str(), state.c_str(), elapsed);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Poll fast at first (branches are usually ready in well under a second), then back off.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(250, 20 + 20 * tick)));
     }
   }
 
@@ -305,8 +306,8 @@ void AddBranch(CLI::App& app, Commands& cmd, std::function<int()>& action) {
     auto* sub = br->add_subcommand(verb, help);
     sub->add_option("database", *db, "Database name")->required();
     sub->add_option("branch", *name, "Branch name")->required();
-    sub->callback([&, call, done] {
-      action = [&, call, done] {
+    sub->callback([&action, &cmd, db, name, call, done] {
+      action = [&cmd, db, name, call, done] {
         CLIENT_OR_FAIL(client);
         auto r = call(client);
         if (!r) return Fail(r.error());

@@ -63,12 +63,17 @@ std::string Render(const json& objects, const std::vector<Column>& columns, Form
   }
   std::string out;
   if (format == Format::kCsv) {
-    for (std::size_t i = 0; i < columns.size(); ++i) out += (i ? "," : "") + CsvCell(columns[i].header);
-    out += "\n";
-    for (const auto& line : cells) {
-      for (std::size_t i = 0; i < line.size(); ++i) out += (i ? "," : "") + CsvCell(line[i]);
-      out += "\n";
-    }
+    auto emit_csv = [&out](const std::vector<std::string>& line) {
+      for (std::size_t i = 0; i < line.size(); ++i) {
+        if (i > 0) out += ',';
+        out += CsvCell(line[i]);
+      }
+      out += '\n';
+    };
+    std::vector<std::string> headers;
+    for (const auto& c : columns) headers.push_back(c.header);
+    emit_csv(headers);
+    for (const auto& line : cells) emit_csv(line);
     return out;
   }
   std::vector<std::size_t> width;
