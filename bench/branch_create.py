@@ -33,7 +33,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="scion-bench-") as root:
         server = scion_harness.ScionServer(root)
         try:
-            server.start(extra_args=["--log-level", "info"])
+            server.start()
             server.run("database", "create", "bench", "--wait", check=True)
             ddl = []
             for i in range(args.tables):

@@ -165,7 +165,9 @@ class Handler {
             {"current_page", page.page},
             {"next_page", has_next ? json(page.page + 1) : json(nullptr)},
             {"prev_page", page.page > 1 ? json(page.page - 1) : json(nullptr)},
-            {"total", page.total},
+            {"per_page", page.per_page},
+            {"total_count", page.total},
+            {"total_pages", (page.total + page.per_page - 1) / page.per_page},
             {"data", std::move(data)}};
   }
 
@@ -195,6 +197,7 @@ class Handler {
   json DatabaseJson(const Database& d) {
     json j = {{"id", d.id},
               {"type", "database"},
+              {"kind", "mysql"},
               {"name", d.name},
               {"default_branch", d.default_branch},
               {"created_at", FormatTimestamp(d.created_at)},
@@ -209,6 +212,7 @@ class Handler {
       }
       j["branches_count"] = branches->size();
       j["production_branches_count"] = production;
+      j["development_branches_count"] = static_cast<int>(branches->size()) - production;
     }
     j["state"] = state;
     j["ready"] = state == "ready";
@@ -305,6 +309,13 @@ class Handler {
       b = control_.Demote(org_, db_, branch_);
     } else if (action == "safe-migrations" && (req_.method == "POST" || req_.method == "DELETE")) {
       b = control_.SetSafeMigrations(org_, db_, branch_, req_.method == "POST");
+    } else if (action == "safe-migrations" && req_.method == "PUT") {
+      auto body = Body();
+      if (!body) return ErrorResponse(body.error());
+      if (!body->contains("safe_migrations") || !(*body)["safe_migrations"].is_boolean()) {
+        return ErrorResponse(ErrorCode::kInvalidArgument, "field \"safe_migrations\" must be true or false");
+      }
+      b = control_.SetSafeMigrations(org_, db_, branch_, (*body)["safe_migrations"].get<bool>());
     } else if (action == "schema" && req_.method == "GET") {
       return Schema();
     } else {

@@ -117,6 +117,13 @@ class DatabaseAndBranchTest(ServerTestCase):
         self.assertEqual(r.returncode, 4)
         self.assertIn("safe-migrations disable", r.stderr)
         self.assertFalse(s.json("branch", "safe-migrations", "disable", "mydb", "feat")["safe_migrations"])
+        path = "/v1/organizations/default/databases/mydb/branches/feat/safe-migrations"
+        status, body = s.api("PUT", path, {"safe_migrations": True})
+        self.assertEqual((status, body["safe_migrations"]), (200, True))
+        status, body = s.api("PUT", path, {"safe_migrations": "yes"})
+        self.assertEqual((status, body["code"]), (422, "invalid_params"))
+        status, body = s.api("PUT", path, {"safe_migrations": False})
+        self.assertEqual((status, body["safe_migrations"]), (200, False))
         self.assertFalse(s.json("branch", "demote", "mydb", "feat")["production"])
         pids_before = s.instance_pids()
         feat_pid = s.json("branch", "show", "mydb", "feat")["instance"]["pid"]
@@ -228,6 +235,7 @@ class ErrorsTest(ServerTestCase):
         self.assertEqual(status, 200)
         self.assertEqual([d["name"] for d in page1["data"]], ["a1", "b2"])
         self.assertEqual((page1["current_page"], page1["next_page"], page1["prev_page"]), (1, 2, None))
+        self.assertEqual((page1["total_count"], page1["total_pages"], page1["per_page"]), (3, 2, 2))
         _, page2 = self.server.api("GET", "/v1/organizations/default/databases?per_page=2&page=2")
         self.assertEqual([d["name"] for d in page2["data"]], ["c3"])
         self.assertIsNone(page2["next_page"])
