@@ -113,6 +113,7 @@ class Commands {
   }
 
   Format format() const { return format_; }
+  void set_format(Format f) { format_ = f; }
   const std::string& source() const { return source_; }
 
  private:
@@ -166,9 +167,14 @@ void AddAuth(CLI::App& app, Commands& cmd, Globals& g, std::function<int()>& act
       auto who = client.Get("/v1/user");
       if (!who) return Fail(who.error());
       if (auto saved = SaveCredentials(server, g.token); !saved) return Fail(saved.error());
-      std::printf("Logged in to %s as token %s (%s). Credentials saved in %s\n", server.c_str(),
-                  who->value("id", "").c_str(), who->value("name", "").c_str(), CredentialsPath().c_str());
-      return static_cast<int>(kExitOk);
+      auto f = ParseFormat(g.format);
+      if (!f) return Fail(f.error());
+      cmd.set_format(*f);
+      (*who)["server"] = server;
+      (*who)["credentials_file"] = CredentialsPath().string();
+      return cmd.Message(fmt::format("Logged in to {} as token {} ({}). Credentials saved in {}", server,
+                                     who->value("id", ""), who->value("name", ""), CredentialsPath().string()),
+                         *who);
     };
   });
   auto* logout = auth->add_subcommand("logout", "Forget the saved credentials");
@@ -176,8 +182,11 @@ void AddAuth(CLI::App& app, Commands& cmd, Globals& g, std::function<int()>& act
     action = [&] {
       auto removed = RemoveCredentials();
       if (!removed) return Fail(removed.error());
-      std::printf(*removed ? "Logged out.\n" : "Not logged in.\n");
-      return static_cast<int>(kExitOk);
+      auto f = ParseFormat(g.format);
+      if (!f) return Fail(f.error());
+      cmd.set_format(*f);
+      return cmd.Message(*removed ? "Logged out." : "Not logged in.",
+                         {{"result", *removed ? "logged_out" : "not_logged_in"}});
     };
   });
   auto* check = auth->add_subcommand("check", "Check that the credentials are accepted by the server");

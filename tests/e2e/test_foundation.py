@@ -273,6 +273,8 @@ class AuthTest(ServerTestCase):
         # Environment overrides the saved credentials.
         env2 = dict(env, SCION_TOKEN="x:y")
         self.assertEqual(s.run("database", "list", env=env2).returncode, 5)
+        r = s.run("--format", "json", "auth", "check", env=env)
+        self.assertEqual(json.loads(r.stdout)["server"], s.url)
         self.assertEqual(s.run("auth", "logout", env=env).returncode, 0)
         self.assertFalse(os.path.exists(path))
         self.assertEqual(s.run("database", "list", env=env).returncode, 5)
@@ -300,7 +302,7 @@ class RestartTest(ServerTestCase):
         token = self.server.token()
         pids = self.server.instance_pids()
         self.assertEqual(len(pids), 2)
-        self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+        self.assertEqual(self.server.stop(signal.SIGINT), 0)  # Ctrl-C
         for pid in pids:
             wait_for(lambda: not pid_alive(pid), what=f"mariadbd {pid} to exit")
         self.assertEqual(self.server.instance_pids(), [])
