@@ -144,6 +144,10 @@ std::string RenderConfig(const InstanceSpec& spec, const fs::path& folder, bool 
   c += fmt::format("server_id={}\n", spec.server_id);
   c += "log_bin=binlog\nbinlog_format=ROW\nbinlog_row_image=FULL\n";
   c += "gtid_strict_mode=ON\nbinlog_expire_logs_seconds=604800\n";
+  // Column names, signedness, charsets and ENUM/SET labels in every table map: the change stream
+  // decodes rows without asking information_schema (which may have moved on since).
+  c += "binlog_row_metadata=FULL\n";
+  c += "max_allowed_packet=256M\n";
   c += "character_set_server=utf8mb4\ncollation_server=utf8mb4_general_ci\n";
   c += "innodb_file_per_table=ON\n";
   if (prod) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "mysql/protocol.h"
 
 struct st_mysql;
 
@@ -60,11 +61,5 @@ class AdminConnection {
   st_mysql* handle_;
   unsigned last_errno_ = 0;
 };
-
-// `name` as a backquoted identifier, with backquotes doubled.
-std::string QuoteIdentifier(std::string_view name);
-
-// `value` as a single-quoted SQL string literal with backslashes and quotes escaped.
-std::string QuoteString(std::string_view value);
 
 }  // namespace scion::mysql

@@ -55,4 +55,30 @@ std::string HexBytes(std::string_view bytes) {
   return out;
 }
 
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "`";
+  for (char c : name) {
+    if (c == '`') out += '`';
+    out += c;
+  }
+  out += '`';
+  return out;
+}
+
+std::string QuoteString(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    switch (c) {
+      case '\'': out += "\\'"; break;
+      case '\\': out += "\\\\"; break;
+      case '\0': out += "\\0"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
 }  // namespace scion::mysql

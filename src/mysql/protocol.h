@@ -55,6 +55,12 @@ Error ToError(const ServerError& e);
 // mysql_native_password: SHA1(password) XOR SHA1(nonce + SHA1(SHA1(password))); empty for "".
 std::string NativePasswordScramble(std::string_view password, std::string_view nonce);
 
+// `name` as a backquoted identifier, with backquotes doubled.
+std::string QuoteIdentifier(std::string_view name);
+
+// `value` as a single-quoted SQL string literal with backslashes and quotes escaped.
+std::string QuoteString(std::string_view value);
+
 // Lowercase hex of bytes (debugging and tests).
 std::string HexBytes(std::string_view bytes);
 
