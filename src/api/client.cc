@@ -68,6 +68,64 @@ Result<Url> ParseServer(const std::string& server) {
 
 }  // namespace
 
+Status Client::Stream(const std::string& path, const std::function<bool(std::string_view)>& on_line) const {
+  SCION_ASSIGN_OR_RETURN(Url url, ParseServer(options_.server));
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  auto unreachable = [&](const std::string& why) {
+    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot reach the scion server at {}: {}", options_.server, why),
+                     "is `scion server` running?");
+  };
+  auto endpoints = resolver.resolve(url.host, url.port, ec);
+  if (ec) return unreachable(ec.message());
+  stream.connect(endpoints, ec);
+  if (ec) return unreachable(ec.message());
+  http::request<http::empty_body> req{http::verb::get, path, 11};
+  req.set(http::field::host, url.host);
+  req.set(http::field::user_agent, "scion-cli");
+  if (!options_.token.empty()) req.set(http::field::authorization, options_.token);
+  http::write(stream, req, ec);
+  if (ec) return unreachable(ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return unreachable(ec.message());
+  int status = static_cast<int>(parser.get().result_int());
+  std::string pending;
+  char chunk[65536];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof(chunk);
+    http::read_some(stream, buffer, parser, ec);  // returns as soon as some body arrived
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof) break;
+      return unreachable(ec.message());
+    }
+    pending.append(chunk, sizeof(chunk) - parser.get().body().size);
+    if (status != 200) continue;
+    std::size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      if (!on_line(std::string_view(pending).substr(start, nl - start))) return Ok();
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+  if (status != 200) {
+    json parsed = json::parse(pending, nullptr, false);
+    if (parsed.is_object() && parsed.contains("message")) {
+      return MakeError(ErrorCodeFromName(parsed.value("code", "internal")), parsed.value("message", ""),
+                       parsed.value("hint", ""));
+    }
+    return MakeError(ErrorCode::kInternal, fmt::format("the server answered HTTP {}", status));
+  }
+  if (!pending.empty()) on_line(pending);
+  return Ok();
+}
+
 Result<json> Client::Call(const std::string& method, const std::string& path, const json& body) const {
   SCION_ASSIGN_OR_RETURN(Url url, ParseServer(options_.server));
   asio::io_context ioc;

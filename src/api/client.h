@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/error.h"
 
@@ -30,6 +32,11 @@ class Client {
     return Call("POST", path, body);
   }
   Result<nlohmann::json> Delete(const std::string& path) const { return Call("DELETE", path); }
+
+  // GETs a newline-delimited JSON stream, calling `on_line` per line until the server ends the
+  // stream or `on_line` returns false. An error answer before the stream starts is returned as
+  // an Error like Call's.
+  Status Stream(const std::string& path, const std::function<bool(std::string_view line)>& on_line) const;
 
   const ClientOptions& options() const { return options_; }
 

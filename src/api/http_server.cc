@@ -7,6 +7,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -70,6 +74,12 @@ class HttpServer::Impl {
     ioc_.stop();
     for (auto& t : workers_) t.join();
     handlers_.join();
+    std::vector<StreamThread> streams;
+    {
+      std::lock_guard lock(streams_mu_);
+      streams.swap(streams_);
+    }
+    for (auto& s : streams) s.thread.join();
   }
 
   asio::awaitable<void> Accept() {
@@ -109,12 +119,86 @@ class HttpServer::Impl {
       co_await asio::post(handlers_, asio::use_awaitable);
       Response resp = router_.Handle(r);
       co_await asio::post(executor, asio::use_awaitable);
+      if (resp.stream) {
+        StartStreaming(stream.release_socket(), std::move(resp.stream));
+        co_return;
+      }
       bool keep = req.keep_alive();
       bool ok = co_await Reply(stream, resp.status, std::move(resp.body), keep, req.version());
       if (!ok || !keep) break;
     }
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // A streaming answer owns its socket on a thread of its own, writing with blocking calls
+  // (nothing else touches that socket once released from the session).
+  class SocketSink : public StreamSink {
+   public:
+    SocketSink(int fd, const std::atomic<bool>& stopping) : fd_(fd), stopping_(stopping) {}
+    bool Write(std::string_view chunk) override {
+      if (chunk.empty()) return Alive();
+      std::string framed = fmt::format("{:x}\r\n", chunk.size());
+      framed.append(chunk);
+      framed += "\r\n";
+      return Send(framed) && !stopping_;
+    }
+    bool Alive() override {
+      if (stopping_ || broken_) return false;
+      pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) > 0) {
+        char c;
+        if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) || ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+          broken_ = true;
+        }
+      }
+      return !broken_;
+    }
+    bool Send(std::string_view data) {
+      while (!data.empty() && !broken_) {
+        ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          broken_ = true;
+          break;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+      }
+      return !broken_;
+    }
+
+   private:
+    int fd_;
+    const std::atomic<bool>& stopping_;
+    bool broken_ = false;
+  };
+
+  void StartStreaming(tcp::socket socket, std::function<void(StreamSink&)> producer) {
+    std::lock_guard lock(streams_mu_);
+    if (stopped_) return;
+    // Reap streams that have ended.
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (*it->done) {
+        it->thread.join();
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    streams_.push_back({std::thread([this, done, socket = std::move(socket), producer = std::move(producer)]() mutable {
+      boost::system::error_code ec;
+      socket.non_blocking(false, ec);
+      SocketSink sink(socket.native_handle(), stopped_);
+      if (sink.Send("HTTP/1.1 200 OK\r\nServer: scion\r\nContent-Type: application/x-ndjson\r\n"
+                    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")) {
+        producer(sink);
+        sink.Send("0\r\n\r\n");
+      }
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
+      *done = true;
+    }), done});
   }
 
   static asio::awaitable<bool> Reply(beast::tcp_stream& stream, int status, std::string body, bool keep_alive,
@@ -138,6 +222,12 @@ class HttpServer::Impl {
   std::vector<std::thread> workers_;
   std::string address_;
   std::atomic<bool> stopped_{false};
+  struct StreamThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex streams_mu_;
+  std::vector<StreamThread> streams_;  // guarded by streams_mu_
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

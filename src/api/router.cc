@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <set>
 #include <vector>
 
 #include "base/clock.h"
@@ -13,6 +14,7 @@
 namespace scion::api {
 namespace {
 using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;  // keeps the documented field order of stream lines
 using control::Branch;
 using control::BranchState;
 using control::Database;
@@ -318,6 +320,8 @@ class Handler {
       b = control_.SetSafeMigrations(org_, db_, branch_, (*body)["safe_migrations"].get<bool>());
     } else if (action == "schema" && req_.method == "GET") {
       return Schema();
+    } else if (action == "binlog" && req_.method == "GET") {
+      return Binlog();
     } else {
       return NotFound();
     }
@@ -335,6 +339,75 @@ class Handler {
                       {"raw", o.create_statement}});
     }
     return Json(200, {{"type", "list"}, {"data", std::move(data)}});
+  }
+
+  // GET .../branches/{branch}/binlog?from_gtid=G&tables=t1,t2: newline-delimited JSON, one line
+  // per row change or DDL, until the client disconnects. A failure after the stream started
+  // arrives as a last line {"error": {...}}.
+  Response Binlog() {
+    std::optional<std::string> from;
+    if (auto it = target_.query.find("from_gtid"); it != target_.query.end()) from = it->second;
+    std::set<std::string> tables;
+    if (auto it = target_.query.find("tables"); it != target_.query.end()) {
+      std::string_view list = it->second;
+      while (!list.empty()) {
+        auto comma = list.find(',');
+        if (auto t = list.substr(0, comma); !t.empty()) tables.emplace(t);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+    auto opened = control_.OpenBinlog(org_, db_, branch_, std::move(from), std::move(tables));
+    if (!opened) return ErrorResponse(opened.error());
+    std::shared_ptr<binlog::BinlogStream> stream(std::move(*opened));
+    Response r;
+    r.stream = [stream](StreamSink& sink) {
+      class Writer : public binlog::ChangeHandler {
+       public:
+        explicit Writer(StreamSink& sink) : sink_(sink) {}
+        bool OnRow(const binlog::RowChange& c) override {
+          auto image = [&](const std::vector<binlog::Value>& values) -> ojson {
+            if (values.empty()) return ojson(nullptr);
+            ojson o = ojson::object();
+            for (std::size_t i = 0; i < values.size(); ++i) {
+              const auto& name = c.table->columns[i].name;
+              o[name.empty() ? "@" + std::to_string(i + 1) : name] = values[i].ToJson();
+            }
+            return o;
+          };
+          ojson line = {{"gtid", c.tx->gtid},
+                       {"timestamp", FormatTimestamp(std::int64_t{c.tx->timestamp} * 1000)},
+                       {"schema", c.table->schema},
+                       {"table", c.table->table},
+                       {"op", binlog::RowOpName(c.op)},
+                       {"before", image(*c.before)},
+                       {"after", image(*c.after)}};
+          return Emit(line);
+        }
+        bool OnDdl(const binlog::DdlChange& d) override {
+          return Emit({{"gtid", d.tx->gtid},
+                       {"timestamp", FormatTimestamp(std::int64_t{d.tx->timestamp} * 1000)},
+                       {"schema", d.schema},
+                       {"op", "ddl"},
+                       {"sql", d.sql}});
+        }
+        bool OnIdle() override { return sink_.Alive(); }
+        bool Emit(const ojson& line) {
+          return sink_.Write(line.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n");
+        }
+
+       private:
+        StreamSink& sink_;
+      };
+      Writer writer(sink);
+      auto result = stream->Run(writer);
+      if (!result) {
+        ojson err = {{"code", ErrorCodeName(result.error().code)}, {"message", result.error().message}};
+        if (!result.error().hint.empty()) err["hint"] = result.error().hint;
+        writer.Emit({{"error", err}});
+      }
+    };
+    return r;
   }
 
   control::ControlPlane& control_;

@@ -5,8 +5,10 @@
 // the matching HTTP status.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "control/control_plane.h"
 
@@ -19,9 +21,22 @@ struct Request {
   std::string body;
 };
 
+// Where a streaming answer writes its chunks. Implemented by the HTTP transport.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Sends one chunk; false once the client is gone or the server is stopping.
+  virtual bool Write(std::string_view chunk) = 0;
+  // False once the client is gone or the server is stopping.
+  virtual bool Alive() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string body;  // JSON
+  // When set, the answer is streamed (chunked, newline-delimited JSON) by calling this on a
+  // thread of its own; `body` is unused.
+  std::function<void(StreamSink&)> stream;
 };
 
 // HTTP status for an error code (not_found 404, already_exists/conflict 409, invalid_params 422...).

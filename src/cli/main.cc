@@ -372,6 +372,53 @@ void AddBranch(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   }
 }
 
+void AddBinlog(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  auto* bl = app.add_subcommand("binlog", "Read a branch's committed changes from its binary log");
+  bl->require_subcommand(1);
+  auto db = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto from = std::make_shared<std::string>();
+  auto tables = std::make_shared<std::string>();
+  auto limit = std::make_shared<long>(0);
+  auto* tail = bl->add_subcommand(
+      "tail", "Print each row change (and DDL) as a JSON line: gtid, timestamp, table, op, before, after");
+  tail->add_option("database", *db, "Database name")->required();
+  tail->add_option("branch", *name, "Branch name")->required();
+  tail->add_option("--from-gtid", *from,
+                   "Start after this GTID position (e.g. 0-101-57; \"\" for the start of the binlog). "
+                   "Default: only new changes");
+  tail->add_option("--tables", *tables, "Only these tables, comma-separated");
+  tail->add_option("--limit", *limit, "Stop after this many lines (0: follow until interrupted)");
+  tail->callback([&action, &cmd, db, name, from, tables, limit, tail] {
+    bool has_from = tail->count("--from-gtid") > 0;
+    action = [&cmd, db, name, from, tables, limit, has_from] {
+      CLIENT_OR_FAIL(client);
+      std::string path = cmd.BranchPath(*db, *name) + "/binlog?";
+      if (has_from) path += "from_gtid=" + UrlEncode(*from) + "&";
+      if (!tables->empty()) path += "tables=" + UrlEncode(*tables);
+      long printed = 0;
+      int rc = kExitOk;
+      auto st = client.Stream(path, [&](std::string_view line) {
+        if (line.empty()) return true;
+        if (line.starts_with("{\"error\"")) {
+          json e = json::parse(line, nullptr, false);
+          if (e.is_object() && e["error"].is_object()) {
+            rc = Fail(Error{api::ErrorCodeFromName(e["error"].value("code", "internal")),
+                            e["error"].value("message", ""), e["error"].value("hint", "")});
+            return false;
+          }
+        }
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+        std::fflush(stdout);
+        return *limit == 0 || ++printed < *limit;
+      });
+      if (!st) return Fail(st.error());
+      return rc;
+    };
+  });
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -396,6 +443,7 @@ int Main(int argc, char** argv) {
   AddAuth(app, cmd, g, action);
   AddDatabase(app, cmd, action);
   AddBranch(app, cmd, action);
+  AddBinlog(app, cmd, action);
 
   try {
     app.parse(argc, argv);

@@ -500,6 +500,27 @@ Result<std::vector<schema::SchemaObject>> ControlPlane::BranchSchema(const std::
   return schema::ReadSchema(*conn, b.database_name);
 }
 
+Result<std::unique_ptr<binlog::BinlogStream>> ControlPlane::OpenBinlog(const std::string& org, const std::string& db,
+                                                                       const std::string& name,
+                                                                       std::optional<std::string> from_gtid,
+                                                                       std::set<std::string> tables) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (b.state != BranchState::kReady) {
+    return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", name),
+                     fmt::format("wait for it: scion branch show {} {}", db, name));
+  }
+  if (from_gtid) SCION_TRY(binlog::ParseGtidPosition(*from_gtid));
+  const auto& acc = impl_->fleet->accounts().internal;
+  binlog::StreamOptions o;
+  o.endpoint = impl_->fleet->SocketPath(b.id).string();
+  o.user = acc.user;
+  o.password = acc.password;
+  o.start_position = std::move(from_gtid);
+  o.schemas = {b.database_name};
+  o.tables = std::move(tables);
+  return std::make_unique<binlog::BinlogStream>(std::move(o));
+}
+
 fleet::InstanceStatus ControlPlane::InstanceStatusOf(const Branch& branch) const {
   return impl_->fleet->GetStatus(branch.id);
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "binlog/stream.h"
 #include "control/model.h"
 #include "fleet/fleet.h"
 #include "schema/copy.h"
@@ -80,6 +81,13 @@ class ControlPlane {
                                    bool enabled);
   Result<std::vector<schema::SchemaObject>> BranchSchema(const std::string& org, const std::string& db,
                                                          const std::string& name);
+
+  // A change stream of the branch's database (its schema only) starting after `from_gtid`
+  // (nullopt: from now), optionally limited to `tables`. Not started: the caller runs it.
+  Result<std::unique_ptr<binlog::BinlogStream>> OpenBinlog(const std::string& org, const std::string& db,
+                                                           const std::string& branch,
+                                                           std::optional<std::string> from_gtid,
+                                                           std::set<std::string> tables);
 
   fleet::InstanceStatus InstanceStatusOf(const Branch& branch) const;
 
