@@ -81,7 +81,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const fs::path& log) {
   return pid;
 }
 
-// Last `max_lines` lines of a log file, for error messages.
+// The lines of a log file that say ERROR (else its last `max_lines` lines), for error messages.
 std::string Tail(const fs::path& path, int max_lines = 5) {
   auto content = ReadFile(path);
   if (!content) return {};
@@ -96,6 +96,11 @@ std::string Tail(const fs::path& path, int max_lines = 5) {
     }
   }
   if (!line.empty()) lines.push_back(line);
+  std::vector<std::string> errors;
+  for (const auto& l : lines) {
+    if (l.find("ERROR") != std::string::npos) errors.push_back(l);
+  }
+  if (!errors.empty()) lines = std::move(errors);
   std::string out;
   for (std::size_t i = lines.size() > static_cast<std::size_t>(max_lines) ? lines.size() - max_lines : 0;
        i < lines.size(); ++i) {
@@ -140,6 +145,7 @@ std::string RenderConfig(const InstanceSpec& spec, const fs::path& folder, bool 
   c += fmt::format("pid_file={}\n", PidPath(folder).string());
   c += fmt::format("log_error={}\n", ErrorLogPath(folder).string());
   c += fmt::format("init_file={}\n", (folder / "init.sql").string());
+  c += fmt::format("tmpdir={}\n", (folder / "tmp").string());
   c += "skip_networking\nskip_name_resolve\n";
   c += fmt::format("server_id={}\n", spec.server_id);
   c += "log_bin=binlog\nbinlog_format=ROW\nbinlog_row_image=FULL\n";
@@ -236,7 +242,13 @@ class Fleet::Impl {
     fs::remove_all(tmp, ec);
     SCION_TRY(MakeDirs(tmp, 0700));
     fs::path cnf = tmp.string() + ".cnf";
-    SCION_TRY(WriteFileAtomic(cnf, "[mysqld]\ninnodb_log_file_size=8M\ncharacter_set_server=utf8mb4\n"));
+    // A private tmpdir: bootstrap servers running at the same time (several data folders on one
+    // machine) otherwise collide on temporary table names in /tmp.
+    fs::path tmpdir = tmp.string() + ".tmpdir";
+    SCION_TRY(MakeDirs(tmpdir, 0700));
+    SCION_TRY(WriteFileAtomic(cnf, fmt::format("[mysqld]\ninnodb_log_file_size=8M\ncharacter_set_server=utf8mb4\n"
+                                               "tmpdir={}\n",
+                                               tmpdir.string())));
     std::vector<std::string> argv = {options_.install_db, "--defaults-file=" + cnf.string(),
                                      "--datadir=" + tmp.string(), "--auth-root-authentication-method=socket",
                                      "--skip-test-db"};
@@ -249,6 +261,7 @@ class Fleet::Impl {
     while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
     fs::remove(cnf, ec);
+    fs::remove_all(tmpdir, ec);
     if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
       return MakeError(ErrorCode::kInternal,
                        fmt::format("mariadb-install-db failed: {}", Tail(log)),
@@ -344,6 +357,7 @@ class Fleet::Impl {
     std::error_code ec;
     fs::remove(PidPath(inst.folder), ec);
     fs::remove(inst.folder / "mysqld.sock", ec);
+    SCION_TRY(MakeDirs(inst.folder / "tmp", 0700));
     std::vector<std::string> argv = {options_.mariadbd, "--defaults-file=" + ConfigPath(inst.folder).string()};
     SCION_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, inst.folder / "mariadbd.out"));
     auto ready = WaitReady(inst, pid, /*is_child=*/true);
