@@ -5,6 +5,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 namespace scion::api {
 namespace beast = boost::beast;
@@ -138,9 +140,12 @@ Result<json> Client::Call(const std::string& method, const std::string& path, co
   };
   auto endpoints = resolver.resolve(url.host, url.port, ec);
   if (ec) return unreachable(ec.message());
-  stream.expires_after(std::chrono::seconds(options_.timeout_seconds));
   stream.connect(endpoints, ec);
   if (ec) return unreachable(ec.message());
+  // Beast's timers only apply to asynchronous calls; blocking calls need socket timeouts.
+  timeval tv{options_.timeout_seconds, 0};
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
   http::request<http::string_body> req{http::string_to_verb(method), path, 11};
   req.set(http::field::host, url.host);

@@ -158,6 +158,8 @@ class HttpServer::Impl {
       while (!data.empty() && !broken_) {
         ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
+        // SO_SNDTIMEO expired: the client is not reading. Keep waiting unless the server stops.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !stopping_) continue;
         if (n <= 0) {
           broken_ = true;
           break;
@@ -189,6 +191,10 @@ class HttpServer::Impl {
     streams_.push_back({std::thread([this, done, socket = std::move(socket), producer = std::move(producer)]() mutable {
       boost::system::error_code ec;
       socket.non_blocking(false, ec);
+      // Blocking sends wake up every second, so a client that stops reading cannot hold the
+      // thread past a server shutdown.
+      timeval tv{1, 0};
+      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
       SocketSink sink(socket.native_handle(), stopped_);
       if (sink.Send("HTTP/1.1 200 OK\r\nServer: scion\r\nContent-Type: application/x-ndjson\r\n"
                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")) {

@@ -207,6 +207,10 @@ Result<std::shared_ptr<const TableMap>> ParseTableMap(std::string_view body) {
   ByteReader meta(r.Bytes(meta_len));
   for (auto& c : t->columns) ReadColumnMeta(meta, c);
   if (!meta.ok()) return Malformed("TABLE_MAP column metadata");
+  for (const auto& c : t->columns) {
+    bool temporal = c.type == kTypeTime2 || c.type == kTypeDateTime2 || c.type == kTypeTimestamp2;
+    if (temporal && c.meta > 6) return Malformed("fractional seconds precision above 6");
+  }
   auto nulls = r.Bytes((ncols + 7) / 8);
   for (std::size_t i = 0; i < ncols && r.ok(); ++i) {
     t->columns[i].nullable = (static_cast<std::uint8_t>(nulls[i / 8]) >> (i % 8)) & 1;

@@ -170,6 +170,7 @@ Status DecodeRows(std::uint8_t type, std::string_view body, const TableMap& tabl
   SCION_ASSIGN_OR_RETURN(std::size_t pos, RowsPreamble(type, body, table.columns.size(), &before_cols, &after_cols));
   std::vector<Value> before, after;
   while (pos < body.size()) {
+    std::size_t row_start = pos;
     before.clear();
     after.clear();
     if (info.op == RowOp::kInsert) {
@@ -180,6 +181,7 @@ Status DecodeRows(std::uint8_t type, std::string_view body, const TableMap& tabl
       SCION_TRY(DecodeImage(body, &pos, table, before_cols, &before));
       SCION_TRY(DecodeImage(body, &pos, table, after_cols, &after));
     }
+    if (pos == row_start) return MakeError(ErrorCode::kProtocol, "malformed binlog row: empty row image");
     on_row(before, after);
   }
   return Ok();

@@ -72,8 +72,17 @@ BinlogStream::~BinlogStream() = default;
 
 void BinlogStream::Stop() {
   stop_ = true;
-  // Unblock a read in progress; the client object stays alive until Run() returns.
-  if (auto* c = client_.get()) c->Shutdown();
+  // Unblock a read in progress.
+  std::lock_guard lock(client_mu_);
+  if (client_) client_->Shutdown();
+}
+
+void BinlogStream::SetClient(std::unique_ptr<mysql::BlockingClient> client) {
+  std::unique_ptr<mysql::BlockingClient> old;
+  std::lock_guard lock(client_mu_);
+  old = std::move(client_);
+  client_ = std::move(client);
+  if (stop_ && client_) client_->Shutdown();
 }
 
 std::string BinlogStream::position() const { return FormatGtidPosition(position_); }
@@ -133,7 +142,7 @@ Status BinlogStream::Connect() {
   dump.U32(replica_server_id_);
   SCION_TRY(client->SendCommand(dump.str()));
   client->channel().set_read_timeout(options_.heartbeat * 3 + 2000ms);
-  client_ = std::move(client);
+  SetClient(std::move(client));
   return Ok();
 }
 
@@ -152,7 +161,7 @@ Status BinlogStream::Run(ChangeHandler& handler) {
       backoff = 100ms;
       result = Stream(handler, &handler_stop);
     }
-    client_.reset();
+    SetClient(nullptr);
     if (stop_ || handler_stop) return Ok();
     if (result) continue;  // the server ended the stream: reconnect
     if (result.error().code != ErrorCode::kBackendUnavailable) return result;
@@ -166,8 +175,17 @@ Status BinlogStream::Run(ChangeHandler& handler) {
       replaying_gtid_ = current_->gtid;
       skip_rows_ = delivered_in_tx_;
     }
+    // Wait, asking the handler now and then whether anyone still wants the stream (a client
+    // that went away, a server shutting down).
     auto deadline = std::chrono::steady_clock::now() + backoff;
-    while (!stop_ && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    auto next_idle = std::chrono::steady_clock::now();
+    while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+      if (std::chrono::steady_clock::now() >= next_idle) {
+        if (!handler.OnIdle()) return Ok();
+        next_idle += options_.heartbeat;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
     backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_backoff));
   }
   return Ok();
@@ -223,6 +241,7 @@ Status BinlogStream::HandleEvent(std::string_view event, ChangeHandler& handler,
     done.timestamp = timestamp ? timestamp : done.timestamp;
     bool replayed = replaying_gtid_ && *replaying_gtid_ == current_->gtid;
     current_.reset();
+    tables_.clear();  // every transaction maps its tables again; keeps the cache bounded
     delivered_in_tx_ = 0;
     if (replayed) replaying_gtid_.reset();
     *keep_going = handler.OnCommit(done, FormatGtidPosition(position_));
@@ -282,8 +301,13 @@ Status BinlogStream::HandleEvent(std::string_view event, ChangeHandler& handler,
         current_.reset();
       } else if (!IsTransactionControl(q.sql)) {
         bool wanted = options_.schemas.empty() || options_.schemas.count(q.schema);
-        if (current_ && wanted && !(replaying_gtid_ && *replaying_gtid_ == current_->gtid)) {
-          *keep_going = handler.OnDdl(DdlChange{&*current_, q.schema, q.sql});
+        if (current_ && wanted) {
+          // Counted like rows, so a replay after a reconnect delivers it exactly once.
+          ++seen_in_tx_;
+          if (seen_in_tx_ > delivered_in_tx_) {
+            ++delivered_in_tx_;
+            *keep_going = handler.OnDdl(DdlChange{&*current_, q.schema, q.sql});
+          }
         }
         if (current_standalone_ && *keep_going) commit(header.timestamp);
       }

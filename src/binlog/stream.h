@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -66,7 +67,7 @@ class ChangeHandler {
   virtual bool OnDdl(const DdlChange&) { return true; }
   // The transaction is complete; `position` is where to resume after it.
   virtual bool OnCommit(const TransactionInfo&, const std::string& position) { (void)position; return true; }
-  // Called when idle, at least once per heartbeat period.
+  // Called when idle, at least once per heartbeat period, and while waiting to reconnect.
   virtual bool OnIdle() { return true; }
 };
 
@@ -102,7 +103,10 @@ class BinlogStream {
   Status HandleEvent(std::string_view event, ChangeHandler& handler, bool* keep_going);
   bool Wanted(const TableMap& t) const;
 
+  void SetClient(std::unique_ptr<mysql::BlockingClient> client);
+
   StreamOptions options_;
+  std::mutex client_mu_;  // guards client_ against Stop() from another thread
   std::unique_ptr<mysql::BlockingClient> client_;
   std::atomic<bool> stop_{false};
   bool checksums_ = true;

@@ -27,6 +27,18 @@ std::string Trim(std::string s) {
   return s;
 }
 
+// The local admin token is only ever offered to a server on this machine.
+bool IsLocalServer(std::string_view server) {
+  if (server.starts_with("http://")) server.remove_prefix(7);
+  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
+    if (server.starts_with(host) && (server.size() == host.size() || server[host.size()] == ':' ||
+                                     server[host.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 fs::path ConfigDir() {
@@ -62,7 +74,8 @@ Credentials ResolveCredentials(const std::string& flag_server, const std::string
   } else if (file.contains("token") && file["token"].is_string()) {
     c.token = file["token"].get<std::string>();
     c.source = CredentialsPath().string();
-  } else if (auto admin = ReadFile(DefaultDataDir() / "admin-token")) {
+  } else if (auto admin = IsLocalServer(c.server) ? ReadFile(DefaultDataDir() / "admin-token")
+                                                   : Result<std::string>(std::unexpected(Error{}))) {
     c.token = Trim(*admin);
     c.source = (DefaultDataDir() / "admin-token").string();
   }

@@ -104,6 +104,9 @@ class ControlPlane::Impl {
   std::unique_ptr<WorkerPool> workers;
   std::mutex mu;
   std::set<std::string> provisioning;  // branch ids with a job in flight; guarded by mu
+  // Serializes changes to databases and branches that read, decide and write (create, delete,
+  // promote, demote, safe migrations), so two requests never interleave their checks and writes.
+  std::mutex mutate_mu;
   bool shut_down = false;              // guarded by mu
 
   ~Impl() {
@@ -144,18 +147,24 @@ class ControlPlane::Impl {
   }
 
   // First start: the default organization and an admin token.
+  // First start: the default organization, and an admin token whenever none exists (also when a
+  // first start died between the two). The token file is written before the token is stored, so
+  // a crash in between leaves no stored token whose secret nobody has.
   Result<std::optional<std::string>> Bootstrap() {
     auto org = store->FindOrganization(kDefaultOrg);
-    if (org) return std::optional<std::string>();
-    if (org.error().code != ErrorCode::kNotFound) return std::unexpected(org.error());
-    Organization o{RandomId(12), kDefaultOrg, NowUnixMillis()};
-    SCION_TRY(store->InsertOrganization(o));
-    ServiceToken t{RandomId(12), o.id, "admin", "", NowUnixMillis()};
+    if (!org) {
+      if (org.error().code != ErrorCode::kNotFound) return std::unexpected(org.error());
+      SCION_TRY(store->InsertOrganization(Organization{RandomId(12), kDefaultOrg, NowUnixMillis()}));
+      SCION_ASSIGN_OR_RETURN(org, store->FindOrganization(kDefaultOrg));
+    }
+    SCION_ASSIGN_OR_RETURN(int tokens, store->CountTokens());
+    if (tokens > 0) return std::optional<std::string>();
+    ServiceToken t{RandomId(12), org->id, "admin", "", NowUnixMillis()};
     std::string secret = "scion_tkn_" + RandomHex(20);
     t.token_hash = Sha256Hex(secret);
-    SCION_TRY(store->InsertToken(t));
     std::string credentials = t.id + ":" + secret;
     SCION_TRY(WriteFileAtomic(options.data_dir / "admin-token", credentials + "\n", 0600));
+    SCION_TRY(store->InsertToken(t));
     return std::optional<std::string>(credentials);
   }
 
@@ -188,7 +197,7 @@ class ControlPlane::Impl {
       spdlog::error("msg=\"branch creation failed\" database={} branch={} error={}", branch.database_name,
                     branch.name, log::Quote(branch.error));
     }
-    auto updated = store->UpdateBranch(branch);
+    auto updated = store->UpdateBranchState(branch.id, branch.state, branch.error);
     if (!updated) spdlog::error("msg=\"cannot record branch state\" error={}", log::Quote(updated.error().message));
     std::lock_guard lock(mu);
     provisioning.erase(branch.id);
@@ -202,6 +211,8 @@ class ControlPlane::Impl {
     SCION_TRY(fleet->Start(spec));
     if (branch.parent_branch.empty()) return Ok();
     SCION_ASSIGN_OR_RETURN(auto parent, store->FindBranch(branch.database_id, branch.parent_branch));
+    // After a daemon restart the parent's own recovery may not have run yet; Start is idempotent.
+    SCION_TRY(fleet->Start(SpecOf(parent)));
     SCION_ASSIGN_OR_RETURN(auto from, Internal(parent));
     SCION_ASSIGN_OR_RETURN(auto to, Internal(branch));
     SCION_ASSIGN_OR_RETURN(int copied, schema::CopySchema(*from, *to, branch.database_name));
@@ -240,7 +251,10 @@ class ControlPlane::Impl {
         Enqueue(b);
       } else if (b.state == BranchState::kReady) {
         workers->Post([this, b] {
-          auto started = fleet->Start(SpecOf(b));
+          // Re-read: the branch may have been promoted, demoted or deleted since recovery began.
+          auto current = store->FindBranch(b.database_id, b.name);
+          if (!current || current->id != b.id) return;
+          auto started = fleet->Start(SpecOf(*current));
           if (!started) {
             spdlog::error("msg=\"cannot start branch instance; supervisor will retry\" database={} branch={} error={}",
                           b.database_name, b.name, log::Quote(started.error().message));
@@ -316,6 +330,7 @@ Result<Organization> ControlPlane::GetOrganization(const std::string& org) { ret
 
 Result<Database> ControlPlane::CreateDatabase(const std::string& org, const std::string& name) {
   SCION_TRY(ValidateName("database", name));
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto o, impl_->store->FindOrganization(org));
   auto now = NowUnixMillis();
   Database db{RandomId(12), o.id, name, kDefaultBranch, now, now};
@@ -356,6 +371,7 @@ Result<std::vector<Branch>> ControlPlane::AllBranchesOf(const Database& db) {
 }
 
 Status ControlPlane::DeleteDatabase(const std::string& org, const std::string& name, bool force) {
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto db, impl_->FindDatabase(org, name));
   SCION_ASSIGN_OR_RETURN(auto branches, AllBranchesOf(db));
   int others = 0;
@@ -381,6 +397,7 @@ Status ControlPlane::DeleteDatabase(const std::string& org, const std::string& n
 Result<Branch> ControlPlane::CreateBranch(const std::string& org, const std::string& db, const std::string& name,
                                           const std::string& parent_name) {
   SCION_TRY(ValidateName("branch", name));
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
   std::string parent_branch = parent_name.empty() ? d.default_branch : parent_name;
   auto parent = impl_->store->FindBranch(d.id, parent_branch);
@@ -428,6 +445,7 @@ Result<Branch> ControlPlane::GetBranch(const std::string& org, const std::string
 }
 
 Status ControlPlane::DeleteBranch(const std::string& org, const std::string& db, const std::string& name) {
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
   SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
   if (b.production) {
@@ -449,6 +467,7 @@ Status ControlPlane::DeleteBranch(const std::string& org, const std::string& db,
 }
 
 Result<Branch> ControlPlane::Promote(const std::string& org, const std::string& db, const std::string& name) {
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
   if (b.state != BranchState::kReady) {
     return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", name));
@@ -462,6 +481,7 @@ Result<Branch> ControlPlane::Promote(const std::string& org, const std::string& 
 }
 
 Result<Branch> ControlPlane::Demote(const std::string& org, const std::string& db, const std::string& name) {
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
   if (!b.production) return b;
   if (b.safe_migrations) {
@@ -477,6 +497,7 @@ Result<Branch> ControlPlane::Demote(const std::string& org, const std::string& d
 
 Result<Branch> ControlPlane::SetSafeMigrations(const std::string& org, const std::string& db, const std::string& name,
                                                bool enabled) {
+  std::lock_guard mutating(impl_->mutate_mu);
   SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
   if (enabled && !b.production) {
     return MakeError(ErrorCode::kFailedPrecondition,

@@ -341,6 +341,20 @@ Status Store::UpdateBranch(const Branch& b) {
   return Ok();
 }
 
+Status Store::UpdateBranchState(const std::string& id, BranchState state, const std::string& error) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("UPDATE branches SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                     {id, std::string(BranchStateName(state)), error, NowUnixMillis()}));
+  return Ok();
+}
+
+Result<int> Store::CountTokens() {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COUNT(*) FROM service_tokens"));
+  SCION_TRY(s.Step());
+  return static_cast<int>(s.Int(0));
+}
+
 Status Store::DeleteBranch(const std::string& id) {
   std::lock_guard lock(mu_);
   SCION_TRY(db_->Run("DELETE FROM branches WHERE id = ?1", {id}));

@@ -53,7 +53,11 @@ class Store {
   Result<int> CountBranches(const std::string& database_id);
   Result<std::vector<Branch>> AllBranches();
   // Updates state, error, production and safe_migrations of the branch with `branch.id`.
+  // Callers doing read-modify-write serialize through ControlPlane's mutation lock.
   Status UpdateBranch(const Branch& branch);
+  // Updates only state and error (what provisioning learns), leaving the flags alone.
+  Status UpdateBranchState(const std::string& id, BranchState state, const std::string& error);
+  Result<int> CountTokens();
   Status DeleteBranch(const std::string& id);
   // A server_id never handed out before in this data folder.
   Result<std::uint32_t> NextServerId();

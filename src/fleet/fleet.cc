@@ -306,14 +306,16 @@ class Fleet::Impl {
     return it == instances_.end() ? nullptr : it->second;
   }
 
+  // The instance record for `spec.id`, created on first use. Its `spec` is set by the caller
+  // while holding the record's op_mu (the supervisor reads it under op_mu).
   std::shared_ptr<Instance> GetOrAdd(const InstanceSpec& spec) {
     std::lock_guard lock(mu_);
     auto& slot = instances_[spec.id];
     if (!slot) {
       slot = std::make_shared<Instance>();
       slot->folder = Folder(spec.id);
+      slot->spec = spec;
     }
-    slot->spec = spec;
     return slot;
   }
 
@@ -323,6 +325,7 @@ class Fleet::Impl {
     }
     auto inst = GetOrAdd(spec);
     std::lock_guard op(inst->op_mu);
+    inst->spec = spec;
     {
       std::lock_guard lock(mu_);
       if (inst->supervised && inst->status.state == InstanceState::kRunning) return Ok();
@@ -489,6 +492,7 @@ class Fleet::Impl {
   Status UpdateSpec(const InstanceSpec& spec) {
     auto inst = GetOrAdd(spec);
     std::lock_guard op(inst->op_mu);
+    inst->spec = spec;
     return WriteFileAtomic(ConfigPath(inst->folder), RenderConfig(spec, inst->folder, RunningAsRoot()), 0600);
   }
 
@@ -578,6 +582,9 @@ class Fleet::Impl {
         inst.status.pid = 0;
         inst.status.last_error = "mariadbd " + how;
         inst.next_restart = Clock::now() + inst.backoff;
+        // An instance that keeps crashing soon after starting waits longer each time.
+        bool short_lived = Clock::now() - inst.started_at < 60s;
+        inst.backoff = short_lived ? std::min(inst.backoff * 2, options_.max_backoff) : 1000ms;
       }
       Notify(inst.spec.id, "crashed");
       return;

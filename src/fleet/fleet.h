@@ -47,7 +47,9 @@ struct FleetOptions {
   std::string mariadbd = "mariadbd";
   std::string install_db = "mariadb-install-db";
   Accounts accounts;
-  std::chrono::milliseconds start_timeout{60000};
+  // How long a start may take before it is abandoned. Generous: after a crash InnoDB recovery of
+  // a large instance can take minutes, and killing it would only start recovery over.
+  std::chrono::milliseconds start_timeout{600000};
   std::chrono::milliseconds supervise_interval{250};
   std::chrono::milliseconds max_backoff{30000};
 };

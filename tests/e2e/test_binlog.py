@@ -88,3 +88,20 @@ class BinlogTailTest(ServerTestCase):
                 proc.kill()
                 proc.wait()
         self.assertEqual(self.server.instance_pids(), [])
+
+    def test_tail_of_a_deleted_branch_does_not_block_shutdown(self):
+        self.server.run("branch", "create", "mydb", "feat", "--wait", check=True)
+        proc = subprocess.Popen([SCION, "binlog", "tail", "mydb", "feat"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.server.env())
+        try:
+            time.sleep(1.0)
+            self.server.run("branch", "delete", "mydb", "feat", check=True)
+            time.sleep(1.0)  # the stream is now retrying against a gone instance
+            start = time.monotonic()
+            self.assertEqual(self.server.stop(timeout=60), 0)
+            self.assertLess(time.monotonic() - start, 30)
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()

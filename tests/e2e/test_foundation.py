@@ -140,6 +140,13 @@ class DatabaseAndBranchTest(ServerTestCase):
         r = s.run("branch", "delete", "mydb", "main")
         self.assertEqual(r.returncode, 4)
 
+    def test_flags_set_while_main_is_being_created_are_kept(self):
+        s = self.server
+        s.run("database", "create", "mydb", check=True)  # main is still pending
+        s.run("branch", "safe-migrations", "enable", "mydb", "main", check=True)
+        wait_for(lambda: s.json("branch", "show", "mydb", "main")["state"] == "ready", what="main ready")
+        self.assertTrue(s.json("branch", "show", "mydb", "main")["safe_migrations"])
+
     def test_database_delete_needs_force_when_it_has_branches(self):
         s = self.server
         s.run("database", "create", "mydb", "--wait", check=True)
@@ -254,6 +261,16 @@ class ErrorsTest(ServerTestCase):
 
 
 class AuthTest(ServerTestCase):
+    def test_local_admin_token_is_never_sent_to_another_server(self):
+        env = self.server.env(with_credentials=False)
+        env["SCION_HOME"] = self.server.data_dir  # where the local admin token lives
+        env["SCION_SERVER"] = self.server.url
+        self.assertEqual(self.server.run("database", "list", env=env).returncode, 0)
+        env["SCION_SERVER"] = "http://scion.example.invalid:8484"
+        r = self.server.run("database", "list", env=env)
+        self.assertEqual(r.returncode, 5)
+        self.assertIn("not logged in", r.stderr)
+
     def test_login_check_logout(self):
         s = self.server
         env = s.env(with_credentials=False)
