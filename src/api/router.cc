@@ -111,6 +111,7 @@ class Handler {
     branch_ = seg[6];
     if (seg.size() == 7) return OneBranch();
     if (seg.size() == 8) return BranchAction(seg[7]);
+    if (seg.size() == 9 && seg[7] == "schema" && seg[8] == "lint" && req_.method == "GET") return Lint();
     return NotFound();
   }
 
@@ -322,6 +323,8 @@ class Handler {
       return Schema();
     } else if (action == "binlog" && req_.method == "GET") {
       return Binlog();
+    } else if (action == "diff" && req_.method == "GET") {
+      return BranchDiff();
     } else {
       return NotFound();
     }
@@ -339,6 +342,48 @@ class Handler {
                       {"raw", o.create_statement}});
     }
     return Json(200, {{"type", "list"}, {"data", std::move(data)}});
+  }
+
+  // GET .../branches/{branch}/diff: per changed table or view, the parent's and the branch's
+  // CREATE statements and the DDL that turns one into the other.
+  Response BranchDiff() {
+    auto d = control_.DiffBranch(org_, db_, branch_);
+    if (!d) return ErrorResponse(d.error());
+    json data = json::array();
+    for (const auto& st : d->statements) {
+      auto raw = [&](const schema::Schema& s) -> json {
+        if (auto t = s.tables.find(st.object); t != s.tables.end()) return t->second.create_sql;
+        if (auto v = s.views.find(st.object); v != s.views.end()) return schema::ViewCreateSql(v->second, false);
+        return nullptr;
+      };
+      data.push_back({{"name", st.object},
+                      {"kind", schema::ChangeKindName(st.kind)},
+                      {"raw", raw(d->branch)},
+                      {"parent_raw", raw(d->parent)},
+                      {"ddl", st.sql},
+                      {"drops_data", st.drops_data},
+                      {"instant", st.instant}});
+    }
+    return Json(200, {{"type", "list"}, {"data", std::move(data)}, {"lint", FindingsJson(d->findings)}});
+  }
+
+  static json FindingsJson(const std::vector<schema::Finding>& findings) {
+    json out = json::array();
+    for (const auto& f : findings) {
+      out.push_back({{"code", f.code},
+                     {"severity", f.severity == schema::Severity::kError ? "error" : "warning"},
+                     {"table", f.table},
+                     {"column", Nullable(f.column)},
+                     {"message", f.message}});
+    }
+    return out;
+  }
+
+  // GET .../branches/{branch}/schema/lint: findings of the branch against its parent.
+  Response Lint() {
+    auto d = control_.DiffBranch(org_, db_, branch_);
+    if (!d) return ErrorResponse(d.error());
+    return Json(200, {{"type", "list"}, {"data", FindingsJson(d->findings)}});
   }
 
   // GET .../branches/{branch}/binlog?from_gtid=G&tables=t1,t2: newline-delimited JSON, one line

@@ -5,6 +5,7 @@
 namespace scion::log {
 
 bool Init(std::string_view level) {
+  spdlog::drop("scion");  // Init may be called again (the CLI sets a quiet default first)
   auto logger = spdlog::stderr_logger_mt("scion");
   logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);

@@ -16,6 +16,8 @@
 #include "base/log.h"
 #include "cli/credentials.h"
 #include "cli/output.h"
+#include "cli/schema_diff.h"
+#include "cli/text_diff.h"
 
 namespace scion::cli {
 namespace {
@@ -352,6 +354,63 @@ void AddBranch(CLI::App& app, Commands& cmd, std::function<int()>& action) {
     };
   });
 
+  auto* diff = br->add_subcommand("diff", "Show how a branch's schema differs from its parent's, and the DDL");
+  diff->add_option("database", *db, "Database name")->required();
+  diff->add_option("branch", *name, "Branch name")->required();
+  diff->callback([&action, &cmd, db, name] {
+    action = [&cmd, db, name] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Get(cmd.BranchPath(*db, *name) + "/diff");
+      if (!r) return Fail(r.error());
+      if (cmd.format() != Format::kHuman) {
+        return cmd.Print((*r)["data"], {{"NAME", "name"}, {"KIND", "kind"}, {"DDL", "ddl"}});
+      }
+      if ((*r)["data"].empty()) {
+        std::printf("No changes: %s/%s has its parent's schema.\n", db->c_str(), name->c_str());
+        return static_cast<int>(kExitOk);
+      }
+      bool color = ::isatty(STDOUT_FILENO);
+      for (const auto& t : (*r)["data"]) {
+        auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() + "\n" : std::string(); };
+        std::printf("-- %s (%s)\n%s\n", t.value("name", "").c_str(), t.value("kind", "").c_str(),
+                    LineDiff(text(t["parent_raw"]), text(t["raw"]), color).c_str());
+      }
+      std::printf("-- DDL to apply:\n");
+      for (const auto& t : (*r)["data"]) std::printf("%s;\n", t.value("ddl", "").c_str());
+      for (const auto& f : (*r)["lint"]) {
+        std::printf("-- %s %s: %s\n", f.value("severity", "").c_str(), f.value("code", "").c_str(),
+                    f.value("message", "").c_str());
+      }
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  auto* lint = br->add_subcommand("lint", "Check a branch's schema changes; exits 1 when there are errors");
+  lint->add_option("database", *db, "Database name")->required();
+  lint->add_option("branch", *name, "Branch name")->required();
+  lint->callback([&action, &cmd, db, name] {
+    action = [&cmd, db, name] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Get(cmd.BranchPath(*db, *name) + "/schema/lint");
+      if (!r) return Fail(r.error());
+      bool errors = false;
+      for (const auto& f : (*r)["data"]) errors |= f.value("severity", "") == "error";
+      if (cmd.format() != Format::kHuman) {
+        cmd.Print((*r)["data"], {{"SEVERITY", "severity"}, {"CODE", "code"}, {"TABLE", "table"},
+                                 {"COLUMN", "column"}, {"MESSAGE", "message"}});
+      } else if ((*r)["data"].empty()) {
+        std::printf("No schema errors detected.\n");
+      } else {
+        std::printf("Detected schema findings:\n");
+        for (const auto& f : (*r)["data"]) {
+          std::printf("  %s %s: %s\n", f.value("severity", "").c_str(), f.value("code", "").c_str(),
+                      f.value("message", "").c_str());
+        }
+      }
+      return errors ? static_cast<int>(kExitError) : static_cast<int>(kExitOk);
+    };
+  });
+
   auto* safe = br->add_subcommand("safe-migrations", "Enable or disable safe migrations on a production branch");
   safe->require_subcommand(1);
   for (bool enable : {true, false}) {
@@ -419,6 +478,37 @@ void AddBinlog(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   });
 }
 
+void AddSchema(CLI::App& app, Commands& cmd, Globals& g, std::function<int()>& action) {
+  auto* sc = app.add_subcommand("schema", "Work with schema files offline");
+  sc->require_subcommand(1);
+  auto from = std::make_shared<std::string>();
+  auto to = std::make_shared<std::string>();
+  auto* diff = sc->add_subcommand(
+      "diff", "Print the DDL that turns the schema in FROM.sql into the one in TO.sql (a scratch MariaDB "
+              "instance is started for it; no server needed)");
+  diff->add_option("from", *from, "SQL file with the current schema")->required()->check(CLI::ExistingFile);
+  diff->add_option("to", *to, "SQL file with the wanted schema")->required()->check(CLI::ExistingFile);
+  diff->callback([&action, &cmd, &g, from, to] {
+    action = [&cmd, &g, from, to] {
+      auto f = ParseFormat(g.format);
+      if (!f) return Fail(f.error());
+      cmd.set_format(*f);
+      auto statements = OfflineDiff(*from, *to);
+      if (!statements) return Fail(statements.error());
+      if (*f != Format::kHuman) {
+        json data = json::array();
+        for (const auto& st : *statements) {
+          data.push_back({{"name", st.object}, {"kind", schema::ChangeKindName(st.kind)}, {"ddl", st.sql},
+                          {"drops_data", st.drops_data}, {"instant", st.instant}});
+        }
+        return cmd.Print(data, {{"NAME", "name"}, {"KIND", "kind"}, {"DDL", "ddl"}});
+      }
+      for (const auto& st : *statements) std::printf("%s;\n", st.sql.c_str());
+      return static_cast<int>(kExitOk);
+    };
+  });
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -437,6 +527,8 @@ int Main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict or already exists, 5 unauthorized,\n"
       "6 server unreachable, 7 timed out waiting. Docs: docs/cli.md");
 
+  // Client commands log warnings only, on stderr (stdout is for results); `server` sets its level.
+  log::Init("warn");
   std::function<int()> action;
   Commands cmd(g);
   AddServer(app, action);
@@ -444,6 +536,7 @@ int Main(int argc, char** argv) {
   AddDatabase(app, cmd, action);
   AddBranch(app, cmd, action);
   AddBinlog(app, cmd, action);
+  AddSchema(app, cmd, g, action);
 
   try {
     app.parse(argc, argv);

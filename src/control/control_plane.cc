@@ -21,6 +21,7 @@
 #include "base/names.h"
 #include "control/store.h"
 #include "mysql/admin_connection.h"
+#include "schema/introspect.h"
 
 namespace scion::control {
 namespace fs = std::filesystem;
@@ -540,6 +541,30 @@ Result<std::unique_ptr<binlog::BinlogStream>> ControlPlane::OpenBinlog(const std
   o.schemas = {b.database_name};
   o.tables = std::move(tables);
   return std::make_unique<binlog::BinlogStream>(std::move(o));
+}
+
+Result<ControlPlane::BranchDiffResult> ControlPlane::DiffBranch(const std::string& org, const std::string& db,
+                                                               const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, name));
+  if (b.parent_branch.empty()) {
+    return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" has no parent to compare with", name),
+                     fmt::format("it is the first branch of {}; see its schema with: scion branch schema {} {}", db, db,
+                                 name));
+  }
+  SCION_ASSIGN_OR_RETURN(auto parent, impl_->FindBranch(org, db, b.parent_branch));
+  for (const auto* x : {&b, &parent}) {
+    if (x->state != BranchState::kReady) {
+      return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", x->name));
+    }
+  }
+  BranchDiffResult out;
+  SCION_ASSIGN_OR_RETURN(auto pconn, impl_->Internal(parent));
+  SCION_ASSIGN_OR_RETURN(out.parent, schema::Introspect(*pconn, parent.database_name));
+  SCION_ASSIGN_OR_RETURN(auto bconn, impl_->Internal(b));
+  SCION_ASSIGN_OR_RETURN(out.branch, schema::Introspect(*bconn, b.database_name));
+  out.statements = schema::Diff(out.parent, out.branch);
+  out.findings = schema::Lint(out.parent, out.branch);
+  return out;
 }
 
 fleet::InstanceStatus ControlPlane::InstanceStatusOf(const Branch& branch) const {

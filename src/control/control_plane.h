@@ -16,6 +16,9 @@
 #include "control/model.h"
 #include "fleet/fleet.h"
 #include "schema/copy.h"
+#include "schema/diff.h"
+#include "schema/lint.h"
+#include "schema/model.h"
 
 namespace scion::control {
 
@@ -88,6 +91,16 @@ class ControlPlane {
                                                            const std::string& branch,
                                                            std::optional<std::string> from_gtid,
                                                            std::set<std::string> tables);
+
+  // The branch's schema against its parent's: the statements that would turn the parent's into
+  // the branch's, with both models. Fails for a branch without a parent.
+  struct BranchDiffResult {
+    schema::Schema parent;
+    schema::Schema branch;
+    std::vector<schema::Statement> statements;
+    std::vector<schema::Finding> findings;
+  };
+  Result<BranchDiffResult> DiffBranch(const std::string& org, const std::string& db, const std::string& branch);
 
   fleet::InstanceStatus InstanceStatusOf(const Branch& branch) const;
 
