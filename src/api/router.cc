@@ -364,7 +364,12 @@ class Handler {
                       {"drops_data", st.drops_data},
                       {"instant", st.instant}});
     }
-    return Json(200, {{"type", "list"}, {"data", std::move(data)}, {"lint", FindingsJson(d->findings)}});
+    json body = {{"type", "list"},
+                 {"data", std::move(data)},
+                 {"lint", FindingsJson(d->findings)},
+                 {"verified", d->verified}};
+    if (!d->verification_error.empty()) body["verification_error"] = d->verification_error;
+    return Json(200, body);
   }
 
   static json FindingsJson(const std::vector<schema::Finding>& findings) {

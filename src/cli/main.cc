@@ -377,6 +377,11 @@ void AddBranch(CLI::App& app, Commands& cmd, std::function<int()>& action) {
       }
       std::printf("-- DDL to apply:\n");
       for (const auto& t : (*r)["data"]) std::printf("%s;\n", t.value("ddl", "").c_str());
+      if (r->value("verified", false)) {
+        std::printf("-- verified: applied to a scratch copy of the parent's schema, it gives the branch's\n");
+      } else {
+        std::printf("-- NOT verified: %s\n", r->value("verification_error", std::string("unknown")).c_str());
+      }
       for (const auto& f : (*r)["lint"]) {
         std::printf("-- %s %s: %s\n", f.value("severity", "").c_str(), f.value("code", "").c_str(),
                     f.value("message", "").c_str());

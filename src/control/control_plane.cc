@@ -22,6 +22,7 @@
 #include "control/store.h"
 #include "mysql/admin_connection.h"
 #include "schema/introspect.h"
+#include "schema/verify.h"
 
 namespace scion::control {
 namespace fs = std::filesystem;
@@ -564,6 +565,15 @@ Result<ControlPlane::BranchDiffResult> ControlPlane::DiffBranch(const std::strin
   SCION_ASSIGN_OR_RETURN(out.branch, schema::Introspect(*bconn, b.database_name));
   out.statements = schema::Diff(out.parent, out.branch);
   out.findings = schema::Lint(out.parent, out.branch);
+  if (out.statements.empty()) {
+    out.verified = true;
+  } else if (auto v = schema::Verify(*bconn, out.parent, out.branch, out.statements); v) {
+    out.verified = true;
+  } else {
+    out.verification_error = v.error().message;
+    spdlog::error("msg=\"diff verification failed\" database={} branch={} error={}", db, name,
+                  log::Quote(out.verification_error));
+  }
   return out;
 }
 

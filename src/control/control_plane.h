@@ -99,6 +99,10 @@ class ControlPlane {
     schema::Schema branch;
     std::vector<schema::Statement> statements;
     std::vector<schema::Finding> findings;
+    // The statements were applied to a scratch copy of the parent's schema (on the branch's
+    // instance) and gave the branch's schema.
+    bool verified = false;
+    std::string verification_error;
   };
   Result<BranchDiffResult> DiffBranch(const std::string& org, const std::string& db, const std::string& branch);
 

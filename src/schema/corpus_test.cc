@@ -15,6 +15,7 @@
 #include "schema/lint.h"
 #include "schema/merge.h"
 #include "schema/testdata_parser.h"
+#include "schema/verify.h"
 
 namespace scion::schema {
 namespace {
@@ -104,6 +105,8 @@ std::string RoundTrip(const std::string& from_sql, const std::string& to_sql, bo
     if (!statements.empty()) return "expected no diff, got:\n" + Describe(statements);
     return "";
   }
+  // Verify() on a scratch copy must agree with applying for real.
+  if (auto v = Verify(s.conn(), *from, *to, statements); !v) return "Verify refused a good diff: " + v.error().message;
   if (auto r = s.Apply("corpus_from", statements); !r) {
     return "applying the diff failed: " + r.error().message + "\n" + Describe(statements);
   }
@@ -140,6 +143,36 @@ Result<Schema> LoadSchema(const std::string& db, const std::string& sql) {
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+TEST(VerifyTest, CatchesAWrongDiff) {
+  ASSERT_TRUE(Scratch::Get().ok());
+  auto from = LoadSchema("verify_from", "CREATE TABLE t (id INT PRIMARY KEY, a INT);\n");
+  auto to = LoadSchema("verify_to", "CREATE TABLE t (id INT PRIMARY KEY, a BIGINT);\n");
+  ASSERT_TRUE(from && to);
+  std::vector<Statement> wrong = {{"t", ChangeKind::kAlterTable, "ALTER TABLE t MODIFY a SMALLINT", false, false}};
+  auto r = Verify(Scratch::Get().conn(), *from, *to, wrong);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_NE(r.error().message.find("still differs"), std::string::npos);
+  EXPECT_TRUE(Verify(Scratch::Get().conn(), *from, *to, Diff(*from, *to)));
+  auto dbs = Scratch::Get().conn().Query("SHOW DATABASES LIKE '\\_scion\\_verify%'");
+  ASSERT_TRUE(dbs);
+  EXPECT_TRUE(dbs->rows.empty());  // scratch databases are dropped
+}
+
+TEST(LintTest, TriggersAndRoutinesAreReportedNotDropped) {
+  ASSERT_TRUE(Scratch::Get().ok());
+  auto from = LoadSchema("obj_from", "CREATE TABLE t (id INT PRIMARY KEY);\n");
+  ASSERT_TRUE(Scratch::Get().Load("obj_to", "CREATE TABLE t (id INT PRIMARY KEY, n INT);\n"));
+  ASSERT_TRUE(Scratch::Get().conn().Execute("CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.n = 1"));
+  ASSERT_TRUE(Scratch::Get().conn().Execute("CREATE PROCEDURE p() SELECT 1"));
+  auto to = Introspect(Scratch::Get().conn(), "obj_to");
+  ASSERT_TRUE(from && to);
+  EXPECT_EQ(to->unsupported.size(), 2u);
+  std::vector<std::string> codes;
+  for (const auto& f : Lint(*from, *to)) codes.push_back(f.code + " " + f.Subject());
+  EXPECT_EQ(codes, (std::vector<std::string>{"UNSUPPORTED_OBJECT p", "UNSUPPORTED_OBJECT trg"}));
 }
 
 TEST(MergeCorpusTest, CleanMergesMatchTheResultAndConflictsSayWhy) {

@@ -40,6 +40,13 @@ std::vector<Finding> Lint(const Schema& from, const Schema& to) {
   std::vector<Finding> out;
   auto add = [&](const char* code, Severity sev, const std::string& table, const std::string& column,
                  std::string message) { out.push_back({code, sev, table, column, std::move(message)}); };
+  for (const auto& object : to.unsupported) {
+    auto space = object.find(' ');
+    add("UNSUPPORTED_OBJECT", Severity::kError, object.substr(space + 1), "",
+        fmt::format("{} is not supported by deploy requests (triggers, stored routines and events are not copied "
+                    "to branches nor deployed); manage it outside Scion or remove it",
+                    object));
+  }
   for (const auto& [name, t] : to.tables) {
     for (const auto& fk : t.foreign_keys) {
       add("FOREIGN_KEY", Severity::kError, name, "",

@@ -11,7 +11,8 @@ namespace scion::schema {
 enum class Severity { kError, kWarning };
 
 struct Finding {
-  std::string code;     // FOREIGN_KEY, NO_UNIQUE_KEY, UNSUPPORTED_ENGINE, UNSUPPORTED_CHARSET, DROPS_DATA, ...
+  std::string code;     // FOREIGN_KEY, NO_UNIQUE_KEY, UNSUPPORTED_ENGINE, UNSUPPORTED_CHARSET,
+                        // UNSUPPORTED_OBJECT, DROPS_DATA, UNIQUE_KEY_ADDED
   Severity severity = Severity::kError;
   std::string table;
   std::string column;   // empty when the finding is about the table

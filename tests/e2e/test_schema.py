@@ -37,6 +37,9 @@ class BranchDiffLintTest(ServerTestCase):
         self.assertIn("+   `email` varchar(100) NOT NULL DEFAULT ''", r.stdout)
         self.assertIn("-   `legacy` int(11) DEFAULT NULL", r.stdout)
         self.assertIn("-- DDL to apply:", r.stdout)
+        self.assertIn("-- verified", r.stdout)
+        status, body = s.api("GET", "/v1/organizations/default/databases/mydb/branches/feat/diff")
+        self.assertEqual((status, body["verified"]), (200, True))
         # The DDL really turns main's schema into feat's.
         for d in data:
             s.sql("mydb", "main", d["ddl"])
