@@ -12,7 +12,7 @@ TEST(QuoteTest, IdentifiersDoubleBackquotes) {
 }
 
 TEST(QuoteTest, StringsEscapeQuotesAndBackslashes) {
-  EXPECT_EQ(QuoteString("it's"), "'it\\'s'");
+  EXPECT_EQ(QuoteString("it's"), "'it''s'");
   EXPECT_EQ(QuoteString("a\\b"), "'a\\\\b'");
   EXPECT_EQ(QuoteString(std::string_view("a\0b", 3)), "'a\\0b'");
 }

@@ -69,7 +69,7 @@ std::string QuoteString(std::string_view value) {
   std::string out = "'";
   for (char c : value) {
     switch (c) {
-      case '\'': out += "\\'"; break;
+      case '\'': out += "''"; break;  // doubled: safe under NO_BACKSLASH_ESCAPES too
       case '\\': out += "\\\\"; break;
       case '\0': out += "\\0"; break;
       case '\n': out += "\\n"; break;

@@ -1,5 +1,7 @@
 #include "schema/copy.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace scion::schema {
@@ -11,11 +13,18 @@ using mysql::QuoteString;
 std::string StripAutoIncrement(const std::string& create) {
   // Table options follow the closing parenthesis of the column list; the option is the only
   // place " AUTO_INCREMENT=<digits>" appears there.
-  auto close = create.rfind(')');
+  // Table options follow the column list's closing parenthesis on its own line.
+  auto close = create.find("\n) ");
+  if (close == std::string::npos) close = create.rfind(')');
   if (close == std::string::npos) return create;
   static constexpr std::string_view kOption = " AUTO_INCREMENT=";
   auto pos = create.find(kOption, close);
-  if (pos == std::string::npos) return create;
+  auto partition = create.find("\n PARTITION BY", close);
+  if (pos == std::string::npos || (partition != std::string::npos && pos > partition)) return create;
+  // Not inside a quoted COMMENT: count quotes between the options' start and the match.
+  if (std::count(create.begin() + static_cast<long>(close), create.begin() + static_cast<long>(pos), '\'') % 2) {
+    return create;
+  }
   auto end = pos + kOption.size();
   while (end < create.size() && create[end] >= '0' && create[end] <= '9') ++end;
   return create.substr(0, pos) + create.substr(end);

@@ -175,7 +175,11 @@ bool IsNarrowing(const std::string& from, const std::string& to) {
     return Arg(b, 0) < Arg(a, 0);
   }
   int ta = TextRank(a.base), tb = TextRank(b.base);
-  if ((a.base == "varchar" || a.base == "char") && tb >= 0) return false;
+  if ((a.base == "varchar" || a.base == "char") && tb >= 0) {
+    // Up to 4 bytes a character (utf8mb4) into 255 / 65,535 / 16 M / 4 G bytes.
+    static constexpr long kMaxBytes[] = {255, 65535, 16777215, 4294967295L};
+    return Arg(a, 0) * 4 > kMaxBytes[tb];
+  }
   if (ta >= 0 && tb >= 0) return tb < ta;
   if (a.base == "decimal" && b.base == "decimal") {
     long pa = Arg(a, 0), sa = Arg(a, 1), pb = Arg(b, 0), sb = Arg(b, 1);
@@ -332,7 +336,8 @@ std::vector<Statement> Diff(const Schema& from, const Schema& to) {
     for (const auto& c : old.columns) {
       const Column* now = t.FindColumn(c.name);
       if (!now || IsNarrowing(c.type, now->type)) st.drops_data = true;
-      if (now && GenerationChanged(c, *now) && now->generation.empty()) st.drops_data = true;  // re-added empty
+      // Re-added: a formerly stored column's values are replaced (by defaults or an expression).
+      if (now && GenerationChanged(c, *now) && (now->generation.empty() || c.generation.empty())) st.drops_data = true;
       if (now && !IsInstantColumnChange(c, *now)) st.instant = false;
     }
     bool indexes_changed = old.indexes != t.indexes || old.checks != t.checks;

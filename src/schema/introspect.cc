@@ -31,8 +31,15 @@ std::string Unqualify(std::string def, const std::string& database) {
 std::string CollapseWhitespace(std::string_view s) {
   std::string out;
   bool space = false;
+  char quote = 0;
   for (char c : s) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
+    if (quote) {
+      out += c;
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '`' || c == '"') quote = c;
+    if (!quote && std::isspace(static_cast<unsigned char>(c))) {
       space = !out.empty();
       continue;
     }
@@ -44,7 +51,8 @@ std::string CollapseWhitespace(std::string_view s) {
 }
 
 std::string NormalizeColumnType(std::string t) {
-  t = Lower(std::move(t));
+  // COLUMN_TYPE is already lowercase where it matters; ENUM/SET labels and /*M! */ comments keep
+  // their case.
   // Integer display widths carry no meaning (except with ZEROFILL, and tinyint(1), which
   // frameworks read as boolean).
   if (t.find("zerofill") != std::string::npos) return t;
@@ -78,6 +86,10 @@ Result<Schema> Introspect(mysql::AdminConnection& conn, const std::string& datab
   std::vector<std::string> partitioned;
   for (const auto& r : tables.rows) {
     if (Get(r, 1) == "VIEW") continue;
+    if (Get(r, 1) == "SEQUENCE") {
+      s.unsupported.push_back("sequence " + Get(r, 0));
+      continue;
+    }
     Table t;
     t.name = Get(r, 0);
     t.engine = Get(r, 2);
@@ -222,8 +234,8 @@ Result<Schema> Introspect(mysql::AdminConnection& conn, const std::string& datab
     if (created.rows.empty()) continue;
     t.create_sql = StripAutoIncrement(Get(created.rows[0], 1));
     if (std::find(partitioned.begin(), partitioned.end(), name) != partitioned.end()) {
-      auto p = t.create_sql.find("PARTITION BY");
-      if (p != std::string::npos) t.partitioning = CollapseWhitespace(t.create_sql.substr(p));
+      auto p = t.create_sql.find("\n PARTITION BY");
+      if (p != std::string::npos) t.partitioning = CollapseWhitespace(t.create_sql.substr(p + 2));
     }
   }
 

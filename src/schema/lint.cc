@@ -15,8 +15,22 @@ bool SupportedCharset(const std::string& cs) {
   return cs.empty() || kOk.count(cs) > 0;
 }
 
+std::string BaseType(const std::string& type) {
+  auto end = type.find_first_of("( ");
+  return type.substr(0, end);
+}
+
 bool IsTextOrBlob(const std::string& type) {
-  return type.find("text") != std::string::npos || type.find("blob") != std::string::npos;
+  static const std::set<std::string> kLobs = {"tinytext", "text", "mediumtext", "longtext",
+                                              "tinyblob", "blob", "mediumblob", "longblob"};
+  return kLobs.count(BaseType(type)) > 0;
+}
+
+std::string EffectiveCharset(const Column& c, const Table& t) {
+  if (!c.charset.empty()) return c.charset;
+  bool textual = c.type.find("char") != std::string::npos || c.type.find("text") != std::string::npos ||
+                 c.type.rfind("enum(", 0) == 0 || c.type.rfind("set(", 0) == 0;
+  return textual ? t.charset : std::string();
 }
 
 // A key online schema changes can copy by: unique, every column NOT NULL, whole (no prefix),
@@ -28,6 +42,17 @@ bool UsableUniqueKey(const Table& t, const Index& i) {
     if (!c || c->nullable || p.prefix || IsTextOrBlob(c->type)) return false;
   }
   return true;
+}
+
+// True when text in charset `a` may hold characters charset `b` cannot.
+bool LosesCharacters(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty() || a == b || b == "binary") return false;
+  static const std::set<std::string> kUnicodeFull = {"utf8mb4", "utf16", "utf16le", "utf32"};
+  static const std::set<std::string> kBmp = {"utf8mb3", "utf8", "ucs2"};
+  if (kUnicodeFull.count(a)) return !kUnicodeFull.count(b);
+  if (kBmp.count(a)) return !kUnicodeFull.count(b) && !kBmp.count(b);
+  if (a == "ascii") return false;  // every charset holds ASCII
+  return !kUnicodeFull.count(b) && !kBmp.count(b);  // a single-byte charset into another one
 }
 
 }  // namespace
@@ -93,6 +118,20 @@ std::vector<Finding> Lint(const Schema& from, const Schema& to) {
         add("DROPS_DATA", Severity::kWarning, name, c.name,
             fmt::format("column {}.{} changes from {} to {}; values that do not fit are lost or refused", name, c.name,
                         c.type, now->type));
+      } else if (c.generation != now->generation && (c.generation.empty() || now->generation.empty())) {
+        add("DROPS_DATA", Severity::kWarning, name, c.name,
+            fmt::format("column {}.{} changes between stored values and a generated expression; its values are "
+                        "replaced",
+                        name, c.name));
+      } else if (std::string a = EffectiveCharset(c, old), b = EffectiveCharset(*now, t); LosesCharacters(a, b)) {
+        add("DROPS_DATA", Severity::kWarning, name, c.name,
+            fmt::format("column {}.{} changes from {} to {}; characters {} cannot hold are lost", name, c.name, a, b,
+                        b));
+      }
+      if (now && c.nullable && !now->nullable && now->generation.empty()) {
+        add("NOT_NULL_ADDED", Severity::kWarning, name, c.name,
+            fmt::format("column {}.{} becomes NOT NULL: existing NULL values would make the deploy fail", name,
+                        c.name));
       }
     }
     for (const auto& [iname, idx] : t.indexes) {

@@ -161,6 +161,67 @@ class Merger {
   std::string ours_, theirs_;
 };
 
+// Backquoted identifiers in an expression or view definition.
+std::set<std::string> QuotedNames(const std::string& text) {
+  std::set<std::string> out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '`') continue;
+    std::string name;
+    std::size_t j = i + 1;
+    for (; j < text.size(); ++j) {
+      if (text[j] == '`') {
+        if (j + 1 < text.size() && text[j + 1] == '`') {
+          name += '`';
+          ++j;
+          continue;
+        }
+        break;
+      }
+      name += text[j];
+    }
+    out.insert(name);
+    i = j;
+  }
+  return out;
+}
+
+// Each side's choices may be fine alone and broken together (an index kept by one side on a
+// column dropped by the other): every reference in the merged schema must still resolve.
+void CheckReferences(const Schema& merged, const std::set<std::string>& every_object,
+                     std::vector<std::string>& conflicts) {
+  for (const auto& [name, t] : merged.tables) {
+    std::set<std::string> cols;
+    for (const auto& c : t.columns) cols.insert(c.name);
+    for (const auto& [iname, idx] : t.indexes) {
+      for (const auto& p : idx.parts) {
+        if (!cols.count(p.column)) {
+          conflicts.push_back(fmt::format("index {}.{} uses column {}.{}, which the other side dropped", name, iname,
+                                          name, p.column));
+        }
+      }
+    }
+    if (merged.views.count(name)) conflicts.push_back(fmt::format("{} is created as a table and as a view", name));
+  }
+  for (const auto& [vname, v] : merged.views) {
+    for (const auto& n : QuotedNames(v.definition)) {
+      if (n != vname && every_object.count(n) && !merged.tables.count(n) && !merged.views.count(n)) {
+        conflicts.push_back(fmt::format("view {} selects from {}, which the other side dropped", vname, n));
+      }
+    }
+  }
+}
+
+// Columns a table had on any side, for telling "dropped" from "never a column".
+std::set<std::string> ColumnsEver(const std::string& table, std::initializer_list<const Schema*> schemas) {
+  std::set<std::string> out;
+  for (const auto* s : schemas) {
+    auto it = s->tables.find(table);
+    if (it == s->tables.end()) continue;
+    for (const auto& c : it->second.columns) out.insert(c.name);
+  }
+  return out;
+}
+
 }  // namespace
 
 MergeResult Merge(const Schema& base, const Schema& ours, const Schema& theirs, const std::string& ours_label,
@@ -190,6 +251,30 @@ MergeResult Merge(const Schema& base, const Schema& ours, const Schema& theirs, 
     }
   }
   result.conflicts = std::move(m.conflicts);
+  std::set<std::string> every_object;
+  for (const auto* s : {&base, &ours, &theirs}) {
+    for (const auto& [n, t] : s->tables) every_object.insert(n);
+    for (const auto& [n, v] : s->views) every_object.insert(n);
+  }
+  CheckReferences(result.merged, every_object, result.conflicts);
+  // Checks and generated columns over a column one side dropped.
+  for (const auto& [name, t] : result.merged.tables) {
+    auto ever = ColumnsEver(name, {&base, &ours, &theirs});
+    std::set<std::string> now;
+    for (const auto& c : t.columns) now.insert(c.name);
+    auto verify = [&](const std::string& what, const std::string& expr) {
+      for (const auto& n : QuotedNames(expr)) {
+        if (ever.count(n) && !now.count(n)) {
+          result.conflicts.push_back(fmt::format("{} uses column {}.{}, which the other side dropped", what, name, n));
+        }
+      }
+    };
+    for (const auto& [cname, c] : t.checks) verify(fmt::format("check {}.{}", name, cname), c.clause);
+    for (const auto& c : t.columns) {
+      if (!c.generation.empty()) verify(fmt::format("generated column {}.{}", name, c.name), c.generation);
+      if (!c.check.empty()) verify(fmt::format("check on column {}.{}", name, c.name), c.check);
+    }
+  }
   if (result.clean()) result.statements = Diff(theirs, result.merged);
   return result;
 }

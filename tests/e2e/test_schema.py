@@ -77,7 +77,7 @@ class OfflineSchemaDiffTest(unittest.TestCase):
         return path
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="scion-schema-diff-")
+        self.tmp = tempfile.TemporaryDirectory(prefix="scion-offline-test-")
         self.addCleanup(self.tmp.cleanup)
 
     def test_prints_ddl_without_a_server(self):
@@ -101,3 +101,9 @@ class OfflineSchemaDiffTest(unittest.TestCase):
         self.assertIn("to.sql", r.stderr)
         r = subprocess.run([SCION, "schema", "diff", a, "/nonexistent.sql"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
+        dump = self.write("dump.sql", "CREATE DATABASE IF NOT EXISTS app;\nUSE app;\nCREATE TABLE t (id INT PRIMARY KEY);")
+        r = subprocess.run([SCION, "schema", "diff", a, dump], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("switches databases", r.stderr)
+        leftovers = [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("scion-schema-diff-")]
+        self.assertEqual(leftovers, [])
