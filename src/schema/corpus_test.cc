@@ -14,7 +14,7 @@
 #include "schema/introspect.h"
 #include "schema/lint.h"
 #include "schema/merge.h"
-#include "schema/testdata_parser.h"
+#include "base/testing/case_file.h"
 #include "schema/verify.h"
 
 namespace scion::schema {
@@ -37,7 +37,7 @@ class Scratch {
     SCION_TRY(conn_->Execute("CREATE DATABASE " + mysql::QuoteIdentifier(db) +
                              " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"));
     SCION_TRY(conn_->Execute("USE " + mysql::QuoteIdentifier(db)));
-    for (const auto& stmt : testing::SplitStatements(sql)) SCION_TRY(conn_->Execute(stmt));
+    for (const auto& stmt : scion::testing::SplitStatements(sql)) SCION_TRY(conn_->Execute(stmt));
     return Ok();
   }
   Status Apply(const std::string& db, const std::vector<Statement>& statements) {
@@ -121,7 +121,7 @@ std::string RoundTrip(const std::string& from_sql, const std::string& to_sql, bo
 
 TEST(DiffCorpusTest, EveryCaseRoundTripsBothWays) {
   ASSERT_TRUE(Scratch::Get().ok()) << "no scratch MariaDB instance";
-  auto cases = testing::ReadDir(TestData() / "diff");
+  auto cases = scion::testing::ReadDir(TestData() / "diff");
   ASSERT_GE(cases.size(), 1u);
   int checked = 0;
   for (const auto& c : cases) {
@@ -177,7 +177,7 @@ TEST(LintTest, TriggersAndRoutinesAreReportedNotDropped) {
 
 TEST(MergeCorpusTest, CleanMergesMatchTheResultAndConflictsSayWhy) {
   ASSERT_TRUE(Scratch::Get().ok());
-  auto cases = testing::ReadCases(TestData() / "merge.test");
+  auto cases = scion::testing::ReadCases(TestData() / "merge.test");
   ASSERT_GE(cases.size(), 1u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -211,7 +211,7 @@ TEST(MergeCorpusTest, CleanMergesMatchTheResultAndConflictsSayWhy) {
 
 TEST(LintCorpusTest, FindingsMatch) {
   ASSERT_TRUE(Scratch::Get().ok());
-  auto cases = testing::ReadCases(TestData() / "lint.test");
+  auto cases = scion::testing::ReadCases(TestData() / "lint.test");
   ASSERT_GE(cases.size(), 1u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

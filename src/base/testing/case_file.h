@@ -1,4 +1,4 @@
-// Reader of the schema engine's data-driven test files (testdata/*.test):
+// Reader of data-driven test files (testdata/*.test) shared by modules' tests:
 //
 //   === case name
 //   --- from
@@ -12,12 +12,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
-namespace scion::schema::testing {
+namespace scion::testing {
 
 struct Case {
   std::string file;
@@ -83,4 +84,4 @@ inline std::vector<std::string> SplitStatements(const std::string& text) {
   return out;
 }
 
-}  // namespace scion::schema::testing
+}  // namespace scion::testing
