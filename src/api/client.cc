@@ -68,22 +68,45 @@ Result<Url> ParseServer(const std::string& server) {
   return u;
 }
 
+// A connected socket to the server, or an error saying it cannot be reached.
+struct Connection {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  Url url;
+};
+
+std::unexpected<Error> Unreachable(const std::string& server, const std::string& why) {
+  return MakeError(ErrorCode::kUnavailable, fmt::format("cannot reach the scion server at {}: {}", server, why),
+                   "is `scion server` running? Set the address with --server, SCION_SERVER or scion auth login");
+}
+
+// `timeout_seconds` 0 = none (a stream that follows changes may stay quiet for long).
+Status Open(Connection& c, const std::string& server, int timeout_seconds) {
+  SCION_ASSIGN_OR_RETURN(c.url, ParseServer(server));
+  tcp::resolver resolver(c.ioc);
+  beast::error_code ec;
+  auto endpoints = resolver.resolve(c.url.host, c.url.port, ec);
+  if (ec) return Unreachable(server, ec.message());
+  c.stream.connect(endpoints, ec);
+  if (ec) return Unreachable(server, ec.message());
+  if (timeout_seconds > 0) {
+    // Beast's timers only apply to asynchronous calls; blocking calls need socket timeouts.
+    timeval tv{timeout_seconds, 0};
+    ::setsockopt(c.stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(c.stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Status Client::Stream(const std::string& path, const std::function<bool(std::string_view)>& on_line) const {
-  SCION_ASSIGN_OR_RETURN(Url url, ParseServer(options_.server));
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
+  Connection c;
+  SCION_TRY(Open(c, options_.server, 0));
+  auto& stream = c.stream;
+  const Url& url = c.url;
   beast::error_code ec;
-  auto unreachable = [&](const std::string& why) {
-    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot reach the scion server at {}: {}", options_.server, why),
-                     "is `scion server` running?");
-  };
-  auto endpoints = resolver.resolve(url.host, url.port, ec);
-  if (ec) return unreachable(ec.message());
-  stream.connect(endpoints, ec);
-  if (ec) return unreachable(ec.message());
+  auto unreachable = [&](const std::string& why) { return Unreachable(options_.server, why); };
   http::request<http::empty_body> req{http::verb::get, path, 11};
   req.set(http::field::host, url.host);
   req.set(http::field::user_agent, "scion-cli");
@@ -129,23 +152,12 @@ Status Client::Stream(const std::string& path, const std::function<bool(std::str
 }
 
 Result<json> Client::Call(const std::string& method, const std::string& path, const json& body) const {
-  SCION_ASSIGN_OR_RETURN(Url url, ParseServer(options_.server));
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
+  Connection c;
+  SCION_TRY(Open(c, options_.server, options_.timeout_seconds));
+  auto& stream = c.stream;
+  const Url& url = c.url;
   beast::error_code ec;
-  auto unreachable = [&](const std::string& why) {
-    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot reach the scion server at {}: {}", options_.server, why),
-                     "is `scion server` running? Set the address with --server, SCION_SERVER or scion auth login");
-  };
-  auto endpoints = resolver.resolve(url.host, url.port, ec);
-  if (ec) return unreachable(ec.message());
-  stream.connect(endpoints, ec);
-  if (ec) return unreachable(ec.message());
-  // Beast's timers only apply to asynchronous calls; blocking calls need socket timeouts.
-  timeval tv{options_.timeout_seconds, 0};
-  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  auto unreachable = [&](const std::string& why) { return Unreachable(options_.server, why); };
 
   http::request<http::string_body> req{http::string_to_verb(method), path, 11};
   req.set(http::field::host, url.host);
