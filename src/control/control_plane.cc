@@ -185,6 +185,25 @@ class ControlPlane::Impl {
     return b;
   }
 
+  // A branch record in state pending with a fresh id and server_id (not stored yet).
+  Result<Branch> NewPendingBranch(const Database& db, const std::string& name, const std::string& parent,
+                                  bool production) {
+    SCION_ASSIGN_OR_RETURN(auto server_id, store->NextServerId());
+    auto now = NowUnixMillis();
+    return Branch{.id = RandomId(12),
+                  .database_id = db.id,
+                  .database_name = db.name,
+                  .name = name,
+                  .parent_branch = parent,
+                  .production = production,
+                  .safe_migrations = false,
+                  .state = BranchState::kPending,
+                  .error = "",
+                  .server_id = server_id,
+                  .created_at = now,
+                  .updated_at = now};
+  }
+
   void Provision(Branch branch) {
     auto started = NowUnixMillis();
     auto result = ProvisionSteps(branch);
@@ -336,19 +355,7 @@ Result<Database> ControlPlane::CreateDatabase(const std::string& org, const std:
   SCION_ASSIGN_OR_RETURN(auto o, impl_->store->FindOrganization(org));
   auto now = NowUnixMillis();
   Database db{RandomId(12), o.id, name, kDefaultBranch, now, now};
-  SCION_ASSIGN_OR_RETURN(auto server_id, impl_->store->NextServerId());
-  Branch main{.id = RandomId(12),
-              .database_id = db.id,
-              .database_name = name,
-              .name = kDefaultBranch,
-              .parent_branch = "",
-              .production = true,
-              .safe_migrations = false,
-              .state = BranchState::kPending,
-              .error = "",
-              .server_id = server_id,
-              .created_at = now,
-              .updated_at = now};
+  SCION_ASSIGN_OR_RETURN(Branch main, impl_->NewPendingBranch(db, kDefaultBranch, "", /*production=*/true));
   SCION_TRY(impl_->store->InsertDatabase(db, main));
   spdlog::info("msg=\"database created\" org={} database={}", org, name);
   impl_->Enqueue(main);
@@ -413,20 +420,7 @@ Result<Branch> ControlPlane::CreateBranch(const std::string& org, const std::str
                      fmt::format("parent branch \"{}\" is {}, not ready", parent_branch, BranchStateName(parent->state)),
                      fmt::format("wait for it: scion branch show {} {}", db, parent_branch));
   }
-  SCION_ASSIGN_OR_RETURN(auto server_id, impl_->store->NextServerId());
-  auto now = NowUnixMillis();
-  Branch b{.id = RandomId(12),
-           .database_id = d.id,
-           .database_name = d.name,
-           .name = name,
-           .parent_branch = parent_branch,
-           .production = false,
-           .safe_migrations = false,
-           .state = BranchState::kPending,
-           .error = "",
-           .server_id = server_id,
-           .created_at = now,
-           .updated_at = now};
+  SCION_ASSIGN_OR_RETURN(Branch b, impl_->NewPendingBranch(d, name, parent_branch, /*production=*/false));
   SCION_TRY(impl_->store->InsertBranch(b));
   spdlog::info("msg=\"branch created\" database={} branch={} parent={}", db, name, parent_branch);
   impl_->Enqueue(b);

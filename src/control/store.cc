@@ -118,6 +118,17 @@ std::vector<Value> BranchValues(const Branch& b) {
           b.updated_at};
 }
 
+// Every remaining row of `s`, each turned into a record by `read`.
+template <typename Read>
+auto CollectAll(Statement& s, Read read) -> Result<std::vector<decltype(read(s))>> {
+  std::vector<decltype(read(s))> out;
+  while (true) {
+    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(read(s));
+  }
+}
+
 constexpr const char* kInsertBranch =
     "INSERT INTO branches (id, database_id, name, parent_branch, production, safe_migrations, state, error, "
     "server_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -243,13 +254,7 @@ Result<std::vector<Database>> Store::ListDatabases(const std::string& org_id, in
       auto s, db_->Prepare(fmt::format("SELECT {} FROM databases WHERE org_id = ?1 ORDER BY name LIMIT ?2 OFFSET ?3",
                                        kDatabaseColumns),
                            {org_id, std::int64_t{limit}, std::int64_t{offset}}));
-  std::vector<Database> out;
-  while (true) {
-    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadDatabase(s));
-  }
-  return out;
+  return CollectAll(s, ReadDatabase);
 }
 
 Result<int> Store::CountDatabases(const std::string& org_id) {
@@ -299,13 +304,7 @@ Result<std::vector<Branch>> Store::ListBranches(const std::string& database_id, 
                                        "WHERE b.database_id = ?1 ORDER BY b.created_at, b.name LIMIT ?2 OFFSET ?3",
                                        kBranchColumns),
                            {database_id, std::int64_t{limit}, std::int64_t{offset}}));
-  std::vector<Branch> out;
-  while (true) {
-    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadBranch(s));
-  }
-  return out;
+  return CollectAll(s, ReadBranch);
 }
 
 Result<int> Store::CountBranches(const std::string& database_id) {
@@ -321,13 +320,7 @@ Result<std::vector<Branch>> Store::AllBranches() {
                                      "SELECT {} FROM branches b JOIN databases d ON d.id = b.database_id "
                                      "ORDER BY b.created_at",
                                      kBranchColumns)));
-  std::vector<Branch> out;
-  while (true) {
-    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadBranch(s));
-  }
-  return out;
+  return CollectAll(s, ReadBranch);
 }
 
 Status Store::UpdateBranch(const Branch& b) {
