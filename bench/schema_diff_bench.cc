@@ -1,23 +1,20 @@
 // Introspect and diff a 500-table schema (target: under 2 seconds together).
 //
-// Starts a scratch MariaDB instance in a temp folder, creates database `a` with 500 tables
+// Starts a scratch MariaDB instance (fleet::ScratchInstance), creates database `a` with 500 tables
 // (8-12 columns, 2-4 indexes each, some CHECKs, some views) and database `b` as a copy with a
 // change to every tenth table, then times Introspect(a) + Introspect(b) + Diff(a, b), five runs.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "base/crypto.h"
-#include "fleet/fleet.h"
+#include "fleet/scratch.h"
 #include "mysql/admin_connection.h"
 #include "schema/diff.h"
 #include "schema/introspect.h"
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -42,20 +39,12 @@ std::string TableSql(int i, bool changed) {
 }  // namespace
 
 int main() {
-  fs::path dir = fs::temp_directory_path() / ("scion-schema-bench-" + scion::RandomId(8));
-  scion::fleet::FleetOptions o;
-  o.root = dir / "instances";
-  o.template_dir = dir / "template";
-  auto acc = [](const char* u) { return scion::fleet::Account{u, scion::RandomHex(8)}; };
-  o.accounts = {acc("scion_internal"), acc("scion_reader"), acc("scion_writer"), acc("scion_readwriter"),
-                acc("scion_admin")};
-  auto fleet = scion::fleet::Fleet::Open(o);
-  if (!fleet) return 1;
-  scion::fleet::InstanceSpec spec{.id = "bench", .database = "bench", .server_id = 9};
-  if (!(*fleet)->Create(spec) || !(*fleet)->Start(spec)) return 1;
-  auto conn = scion::mysql::AdminConnection::Connect({.unix_socket = (*fleet)->SocketPath("bench").string(),
-                                                      .user = o.accounts.internal.user,
-                                                      .password = o.accounts.internal.password});
+  auto scratch = scion::fleet::ScratchInstance::Start({.database = "bench", .server_id = 9});
+  if (!scratch) {
+    std::fprintf(stderr, "%s\n", scratch.error().message.c_str());
+    return 1;
+  }
+  auto conn = (*scratch)->Connect();
   if (!conn) return 1;
   auto& c = **conn;
   (void)c.Execute("SET SESSION foreign_key_checks = 0");
@@ -95,7 +84,5 @@ int main() {
       "{\"tables\": 500, \"views\": 20, \"statements\": %zu, \"introspect_both_ms_median\": %.1f, "
       "\"diff_ms_median\": %.2f, \"total_ms_median\": %.1f, \"total_ms_max\": %.1f}\n",
       statements, intro[2], diffs[2], totals[2], totals[4]);
-  (*fleet)->StopAll();
-  fs::remove_all(dir);
   return 0;
 }

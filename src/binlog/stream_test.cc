@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "base/crypto.h"
-#include "fleet/fleet.h"
+#include "fleet/scratch.h"
 #include "mysql/admin_connection.h"
 
 namespace scion::binlog {
@@ -55,35 +55,16 @@ class Collector : public ChangeHandler {
 class StreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("scion-binlog-" + RandomId(8)));
-    fleet::FleetOptions o;
-    o.root = *dir_ / "instances";
-    o.template_dir = *dir_ / "template";
-    auto acc = [](const char* u) { return fleet::Account{u, RandomHex(8)}; };
-    o.accounts = {acc("scion_internal"), acc("scion_reader"), acc("scion_writer"), acc("scion_readwriter"),
-                  acc("scion_admin")};
-    o.supervise_interval = 50ms;
-    o.max_backoff = 500ms;
-    auto f = fleet::Fleet::Open(o);
-    ASSERT_TRUE(f) << f.error().message;
-    fleet_ = f->release();
-    spec_ = new fleet::InstanceSpec{.id = "bl", .database = "app", .server_id = 77};
-    ASSERT_TRUE(fleet_->Create(*spec_));
-    ASSERT_TRUE(fleet_->Start(*spec_));
+    auto scratch = fleet::ScratchInstance::Start(
+        {.database = "app", .server_id = 77, .supervise_interval = 50ms, .max_backoff = 500ms});
+    ASSERT_TRUE(scratch) << scratch.error().message;
+    scratch_ = scratch->release();
   }
-  static void TearDownTestSuite() {
-    fleet_->StopAll();
-    delete fleet_;
-    fs::remove_all(*dir_);
-    delete dir_;
-    delete spec_;
-  }
+  static void TearDownTestSuite() { delete scratch_; }
 
   std::unique_ptr<mysql::AdminConnection> Sql() {
-    const auto& a = fleet_->accounts().internal;
     for (int i = 0; i < 200; ++i) {
-      auto c = mysql::AdminConnection::Connect(
-          {.unix_socket = fleet_->SocketPath("bl").string(), .user = a.user, .password = a.password, .database = "app"});
+      auto c = scratch_->Connect("app");
       if (c) {
         EXPECT_TRUE((*c)->Execute("SET time_zone = '+00:00'"));
         return std::move(*c);
@@ -100,9 +81,9 @@ class StreamTest : public ::testing::Test {
   }
 
   StreamOptions Options(std::optional<std::string> from) {
-    const auto& a = fleet_->accounts().internal;
+    const auto& a = scratch_->accounts().internal;
     StreamOptions o;
-    o.endpoint = fleet_->SocketPath("bl").string();
+    o.endpoint = scratch_->socket_path();
     o.user = a.user;
     o.password = a.password;
     o.start_position = std::move(from);
@@ -129,13 +110,9 @@ class StreamTest : public ::testing::Test {
     return c;
   }
 
-  static fs::path* dir_;
-  static fleet::Fleet* fleet_;
-  static fleet::InstanceSpec* spec_;
+  static fleet::ScratchInstance* scratch_;
 };
-fs::path* StreamTest::dir_ = nullptr;
-fleet::Fleet* StreamTest::fleet_ = nullptr;
-fleet::InstanceSpec* StreamTest::spec_ = nullptr;
+fleet::ScratchInstance* StreamTest::scratch_ = nullptr;
 
 // How to read one column back with SELECT for comparison, and how to compare.
 enum class Compare { kText, kHex, kFloat, kDouble };
@@ -422,12 +399,12 @@ TEST_F(StreamTest, SurvivesInstanceRestartWithNothingLostOrRepeated) {
   std::thread runner([&] { EXPECT_TRUE(stream.Run(c)); });
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(sql->Execute("INSERT INTO crash_t VALUES (" + std::to_string(i) + ")"));
   for (int i = 0; i < 100 && c.commits.size() < 3; ++i) std::this_thread::sleep_for(50ms);
-  int pid = fleet_->GetStatus("bl").pid;
+  int pid = scratch_->fleet().GetStatus(fleet::ScratchInstance::kId).pid;
   ASSERT_GT(pid, 0);
   ::kill(pid, SIGKILL);
   sql.reset();
-  for (int i = 0; i < 400 && (fleet_->GetStatus("bl").state != fleet::InstanceState::kRunning ||
-                              fleet_->GetStatus("bl").pid == pid);
+  for (int i = 0; i < 400 && (scratch_->fleet().GetStatus(fleet::ScratchInstance::kId).state != fleet::InstanceState::kRunning ||
+                              scratch_->fleet().GetStatus(fleet::ScratchInstance::kId).pid == pid);
        ++i) {
     std::this_thread::sleep_for(50ms);
   }

@@ -6,9 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "base/crypto.h"
 #include "base/files.h"
-#include "fleet/fleet.h"
+#include "fleet/scratch.h"
 #include "mysql/admin_connection.h"
 #include "schema/introspect.h"
 
@@ -111,37 +110,14 @@ class DeferSignals {
 }  // namespace
 
 Result<std::vector<schema::Statement>> OfflineDiff(const std::string& from_file, const std::string& to_file) {
-  DeferSignals defer;  // destroyed last: after the instance is stopped and its folder removed
+  DeferSignals defer;  // destroyed last: after the scratch instance is stopped and removed
   SCION_ASSIGN_OR_RETURN(std::string from_sql, ReadFile(from_file));
   SCION_ASSIGN_OR_RETURN(std::string to_sql, ReadFile(to_file));
-  fs::path dir = fs::temp_directory_path() / ("scion-schema-diff-" + RandomId(8));
-  struct Cleanup {
-    fs::path dir;
-    std::unique_ptr<fleet::Fleet> fleet;
-    ~Cleanup() {
-      if (fleet) fleet->StopAll();
-      fleet.reset();
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir, nullptr};
-  fleet::FleetOptions o;
-  o.root = dir / "instances";
-  o.template_dir = dir / "template";
-  auto acc = [](const char* u) { return fleet::Account{u, RandomHex(16)}; };
-  o.accounts = {acc("scion_internal"), acc("scion_reader"), acc("scion_writer"), acc("scion_readwriter"),
-                acc("scion_admin")};
-  SCION_ASSIGN_OR_RETURN(cleanup.fleet, fleet::Fleet::Open(o));
-  fleet::InstanceSpec spec{.id = "scratch", .database = "scratch", .server_id = 1};
-  SCION_TRY(cleanup.fleet->Create(spec));
-  SCION_TRY(cleanup.fleet->Start(spec));
+  SCION_ASSIGN_OR_RETURN(auto scratch, fleet::ScratchInstance::Start());
   std::vector<schema::Schema> schemas;
   for (auto [file, sql, db] : {std::tuple{from_file, &from_sql, "scion_from"}, std::tuple{to_file, &to_sql, "scion_to"}}) {
     // A connection per file: one file's session settings must not leak into the other's.
-    SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(
-                                          {.unix_socket = cleanup.fleet->SocketPath("scratch").string(),
-                                           .user = o.accounts.internal.user,
-                                           .password = o.accounts.internal.password}));
+    SCION_ASSIGN_OR_RETURN(auto conn, scratch->Connect());
     SCION_TRY(conn->Execute(fmt::format("CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci", db)));
     SCION_TRY(conn->Execute(fmt::format("USE {}", db)));
     for (const auto& stmt : SplitSql(*sql)) {

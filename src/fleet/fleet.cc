@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/crypto.h"
 #include "base/files.h"
 #include "base/log.h"
 #include "mysql/admin_connection.h"
@@ -133,6 +134,12 @@ pid_t ReadPid(const fs::path& folder) {
 }
 
 }  // namespace
+
+Accounts GenerateAccounts() {
+  auto account = [](const char* user) { return Account{user, RandomHex(24)}; };
+  return {account("scion_internal"), account("scion_reader"), account("scion_writer"), account("scion_readwriter"),
+          account("scion_admin")};
+}
 
 std::string RenderConfig(const InstanceSpec& spec, const fs::path& folder, bool run_as_root) {
   bool prod = spec.kind == InstanceKind::kProduction;

@@ -41,6 +41,9 @@ struct Accounts {
   Account admin;
 };
 
+// Accounts with the standard user names and fresh random passwords.
+Accounts GenerateAccounts();
+
 struct FleetOptions {
   std::filesystem::path root;           // instance folders live in root/<id>/
   std::filesystem::path template_dir;   // made on first Open() when missing

@@ -16,11 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-Accounts TestAccounts() {
-  auto acc = [](const char* user) { return Account{user, RandomHex(8)}; };
-  return {acc("scion_internal"), acc("scion_reader"), acc("scion_writer"), acc("scion_readwriter"),
-          acc("scion_admin")};
-}
+Accounts TestAccounts() { return GenerateAccounts(); }
 
 class FleetTest : public ::testing::Test {
  protected:

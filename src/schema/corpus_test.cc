@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "base/crypto.h"
-#include "fleet/fleet.h"
+#include "fleet/scratch.h"
 #include "mysql/admin_connection.h"
 #include "schema/diff.h"
 #include "schema/introspect.h"
@@ -48,33 +48,18 @@ class Scratch {
 
   void Shutdown() {
     conn_.reset();
-    if (fleet_) fleet_->StopAll();
-    fleet_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    instance_.reset();
   }
 
  private:
   Scratch() {
-    dir_ = fs::temp_directory_path() / ("scion-corpus-" + RandomId(8));
-    fleet::FleetOptions o;
-    o.root = dir_ / "instances";
-    o.template_dir = dir_ / "template";
-    auto acc = [](const char* u) { return fleet::Account{u, RandomHex(8)}; };
-    o.accounts = {acc("scion_internal"), acc("scion_reader"), acc("scion_writer"), acc("scion_readwriter"),
-                  acc("scion_admin")};
-    auto f = fleet::Fleet::Open(o);
-    if (!f) return;
-    fleet_ = std::move(*f);
-    fleet::InstanceSpec spec{.id = "scratch", .database = "scratch", .server_id = 5};
-    if (!fleet_->Create(spec) || !fleet_->Start(spec)) return;
-    auto c = mysql::AdminConnection::Connect({.unix_socket = fleet_->SocketPath("scratch").string(),
-                                              .user = o.accounts.internal.user,
-                                              .password = o.accounts.internal.password});
+    auto instance = fleet::ScratchInstance::Start();
+    if (!instance) return;
+    instance_ = std::move(*instance);
+    auto c = instance_->Connect();
     if (c) conn_ = std::move(*c);
   }
-  fs::path dir_;
-  std::unique_ptr<fleet::Fleet> fleet_;
+  std::unique_ptr<fleet::ScratchInstance> instance_;
   std::unique_ptr<mysql::AdminConnection> conn_;
 };
 

@@ -102,8 +102,11 @@ class OfflineSchemaDiffTest(unittest.TestCase):
         r = subprocess.run([SCION, "schema", "diff", a, "/nonexistent.sql"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         dump = self.write("dump.sql", "CREATE DATABASE IF NOT EXISTS app;\nUSE app;\nCREATE TABLE t (id INT PRIMARY KEY);")
-        r = subprocess.run([SCION, "schema", "diff", a, dump], capture_output=True, text=True, timeout=120)
+        # The scratch instance lives under TMPDIR: give it one of our own to check nothing is left.
+        scratch_tmp = os.path.join(self.tmp.name, "tmp")
+        os.makedirs(scratch_tmp)
+        env = dict(os.environ, TMPDIR=scratch_tmp)
+        r = subprocess.run([SCION, "schema", "diff", a, dump], capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 2)
         self.assertIn("switches databases", r.stderr)
-        leftovers = [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("scion-schema-diff-")]
-        self.assertEqual(leftovers, [])
+        self.assertEqual(os.listdir(scratch_tmp), [])
