@@ -302,8 +302,8 @@ std::vector<std::string> AlterClauses(const Table& from, const Table& to) {
 
 std::vector<Statement> Diff(const Schema& from, const Schema& to) {
   std::vector<Statement> out;
-  // Views that disappear or change are dropped first (changed ones are recreated at the end), so
-  // that tables under them can change freely.
+  // Views that disappear are dropped before tables change; new and changed views are created
+  // (CREATE OR REPLACE) after, once the tables they select from have their new shape.
   std::set<std::string> drop_views, create_views;
   for (const auto& [name, v] : from.views) {
     auto it = to.views.find(name);

@@ -20,9 +20,10 @@ struct Statement {
                             // migration planner confirms with ALGORITHM=INSTANT)
 };
 
-// Statements that turn `from` into `to`, in an order MariaDB accepts: views that go away or
-// change are dropped first, then tables are created, altered (one ALTER per table holding all of
-// its clauses; rows survive) and dropped, then views are created in dependency order.
+// Statements that turn `from` into `to`, in an order MariaDB accepts: views that go away are
+// dropped first, then tables are created, altered (one ALTER per table holding all of its
+// clauses; rows survive) and dropped, then new and changed views are created (CREATE OR REPLACE)
+// in dependency order.
 std::vector<Statement> Diff(const Schema& from, const Schema& to);
 
 // The ALTER TABLE clauses turning `from` into `to` (same table name); empty when equal.

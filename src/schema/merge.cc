@@ -65,10 +65,8 @@ class Merger {
       return;
     }
     if (!ours || !theirs) {
-      conflicts.push_back(fmt::format("table {} was {} on {} and changed on {}", name, ours ? "changed" : "dropped",
-                                      ours_, theirs_));
-      if (!ours) conflicts.back() = fmt::format("table {} dropped on {} and changed on {}", name, ours_, theirs_);
-      else conflicts.back() = fmt::format("table {} changed on {} and dropped on {}", name, ours_, theirs_);
+      conflicts.push_back(ours ? fmt::format("table {} changed on {} and dropped on {}", name, ours_, theirs_)
+                               : fmt::format("table {} dropped on {} and changed on {}", name, ours_, theirs_));
       return;
     }
     if (!base) {
@@ -185,20 +183,51 @@ std::set<std::string> QuotedNames(const std::string& text) {
   return out;
 }
 
+// Columns a table had on any side, for telling "dropped" from "never a column".
+std::set<std::string> ColumnsEver(const std::string& table, std::initializer_list<const Schema*> schemas) {
+  std::set<std::string> out;
+  for (const auto* s : schemas) {
+    auto it = s->tables.find(table);
+    if (it == s->tables.end()) continue;
+    for (const auto& c : it->second.columns) out.insert(c.name);
+  }
+  return out;
+}
+
 // Each side's choices may be fine alone and broken together (an index kept by one side on a
 // column dropped by the other): every reference in the merged schema must still resolve.
-void CheckReferences(const Schema& merged, const std::set<std::string>& every_object,
-                     std::vector<std::string>& conflicts) {
+void CheckReferences(const Schema& base, const Schema& ours, const Schema& theirs, MergeResult& result) {
+  const Schema& merged = result.merged;
+  auto& conflicts = result.conflicts;
+  std::set<std::string> every_object;
+  for (const auto* s : {&base, &ours, &theirs}) {
+    for (const auto& [n, t] : s->tables) every_object.insert(n);
+    for (const auto& [n, v] : s->views) every_object.insert(n);
+  }
   for (const auto& [name, t] : merged.tables) {
-    std::set<std::string> cols;
-    for (const auto& c : t.columns) cols.insert(c.name);
+    std::set<std::string> now;
+    for (const auto& c : t.columns) now.insert(c.name);
     for (const auto& [iname, idx] : t.indexes) {
       for (const auto& p : idx.parts) {
-        if (!cols.count(p.column)) {
+        if (!now.count(p.column)) {
           conflicts.push_back(fmt::format("index {}.{} uses column {}.{}, which the other side dropped", name, iname,
                                           name, p.column));
         }
       }
+    }
+    // Checks and generated columns name their columns in backquotes.
+    auto ever = ColumnsEver(name, {&base, &ours, &theirs});
+    auto expression = [&](const std::string& what, const std::string& expr) {
+      for (const auto& n : QuotedNames(expr)) {
+        if (ever.count(n) && !now.count(n)) {
+          conflicts.push_back(fmt::format("{} uses column {}.{}, which the other side dropped", what, name, n));
+        }
+      }
+    };
+    for (const auto& [cname, c] : t.checks) expression(fmt::format("check {}.{}", name, cname), c.clause);
+    for (const auto& c : t.columns) {
+      if (!c.generation.empty()) expression(fmt::format("generated column {}.{}", name, c.name), c.generation);
+      if (!c.check.empty()) expression(fmt::format("check on column {}.{}", name, c.name), c.check);
     }
     if (merged.views.count(name)) conflicts.push_back(fmt::format("{} is created as a table and as a view", name));
   }
@@ -209,17 +238,6 @@ void CheckReferences(const Schema& merged, const std::set<std::string>& every_ob
       }
     }
   }
-}
-
-// Columns a table had on any side, for telling "dropped" from "never a column".
-std::set<std::string> ColumnsEver(const std::string& table, std::initializer_list<const Schema*> schemas) {
-  std::set<std::string> out;
-  for (const auto* s : schemas) {
-    auto it = s->tables.find(table);
-    if (it == s->tables.end()) continue;
-    for (const auto& c : it->second.columns) out.insert(c.name);
-  }
-  return out;
 }
 
 }  // namespace
@@ -251,30 +269,7 @@ MergeResult Merge(const Schema& base, const Schema& ours, const Schema& theirs, 
     }
   }
   result.conflicts = std::move(m.conflicts);
-  std::set<std::string> every_object;
-  for (const auto* s : {&base, &ours, &theirs}) {
-    for (const auto& [n, t] : s->tables) every_object.insert(n);
-    for (const auto& [n, v] : s->views) every_object.insert(n);
-  }
-  CheckReferences(result.merged, every_object, result.conflicts);
-  // Checks and generated columns over a column one side dropped.
-  for (const auto& [name, t] : result.merged.tables) {
-    auto ever = ColumnsEver(name, {&base, &ours, &theirs});
-    std::set<std::string> now;
-    for (const auto& c : t.columns) now.insert(c.name);
-    auto verify = [&](const std::string& what, const std::string& expr) {
-      for (const auto& n : QuotedNames(expr)) {
-        if (ever.count(n) && !now.count(n)) {
-          result.conflicts.push_back(fmt::format("{} uses column {}.{}, which the other side dropped", what, name, n));
-        }
-      }
-    };
-    for (const auto& [cname, c] : t.checks) verify(fmt::format("check {}.{}", name, cname), c.clause);
-    for (const auto& c : t.columns) {
-      if (!c.generation.empty()) verify(fmt::format("generated column {}.{}", name, c.name), c.generation);
-      if (!c.check.empty()) verify(fmt::format("check on column {}.{}", name, c.name), c.check);
-    }
-  }
+  CheckReferences(base, ours, theirs, result);
   if (result.clean()) result.statements = Diff(theirs, result.merged);
   return result;
 }
