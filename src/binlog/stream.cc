@@ -277,7 +277,7 @@ Status BinlogStream::HandleEvent(std::string_view event, ChangeHandler& handler,
       }
       const TableMap& table = *it->second;
       if (!Wanted(table) || !current_) {
-        // Still count the rows so a replay skips the same number.
+        // Filtered out: neither delivered nor counted, the same way on a replay.
         break;
       }
       Status st = DecodeRows(header.type, body, table, [&](const std::vector<Value>& before,
