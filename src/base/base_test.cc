@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "base/clock.h"
@@ -64,6 +65,23 @@ TEST(CryptoTest, RandomValuesHaveShapeAndDiffer) {
   auto id = RandomId(12);
   EXPECT_EQ(id.size(), 12u);
   for (char c : id) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+}
+
+TEST(CryptoTest, RandomBase62UsesLettersAndDigitsOnly) {
+  auto s = RandomBase62(43);
+  EXPECT_EQ(s.size(), 43u);
+  for (char c : s) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << c;
+  EXPECT_NE(RandomBase62(43), s);
+}
+
+TEST(CryptoTest, HexRoundTripsAndRefusesBadInput) {
+  std::string bytes("\x00\x01\xab\xff", 4);
+  EXPECT_EQ(HexEncode(bytes), "0001abff");
+  EXPECT_EQ(HexDecode("0001abff"), bytes);
+  EXPECT_EQ(HexDecode("0001ABFF"), bytes);
+  EXPECT_EQ(HexDecode(""), std::string());
+  EXPECT_FALSE(HexDecode("abc"));
+  EXPECT_FALSE(HexDecode("zz"));
 }
 
 TEST(CryptoTest, Sha256MatchesKnownVector) {

@@ -28,6 +28,23 @@ void FillRandom(unsigned char* out, std::size_t size) {
   }
 }
 
+// `length` characters drawn uniformly from `alphabet` (at most 256 characters).
+std::string RandomFrom(std::string_view alphabet, std::size_t length) {
+  // Bytes at or above the largest multiple of the alphabet's size are redrawn, so every
+  // character is equally likely.
+  const unsigned limit = 256 - 256 % alphabet.size();
+  std::vector<unsigned char> buf(length);
+  FillRandom(buf.data(), buf.size());
+  std::string out;
+  out.reserve(length);
+  for (std::size_t i = 0; i < length; ++i) {
+    unsigned char b = buf[i];
+    while (b >= limit) FillRandom(&b, 1);
+    out += alphabet[b % alphabet.size()];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RandomHex(std::size_t bytes) {
@@ -37,16 +54,31 @@ std::string RandomHex(std::size_t bytes) {
 }
 
 std::string RandomId(std::size_t length) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::vector<unsigned char> buf(length);
-  FillRandom(buf.data(), buf.size());
+  return RandomFrom("abcdefghijklmnopqrstuvwxyz0123456789", length);
+}
+
+std::string RandomBase62(std::size_t length) {
+  return RandomFrom("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", length);
+}
+
+std::string HexEncode(std::string_view bytes) {
+  return ToHex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
   std::string out;
-  out.reserve(length);
-  // 252 = 7 * 36: rejection keeps the distribution uniform.
-  for (std::size_t i = 0; i < length; ++i) {
-    unsigned char b = buf[i];
-    while (b >= 252) FillRandom(&b, 1);
-    out += kAlphabet[b % 36];
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi << 4 | lo);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,14 @@ std::string RandomHex(std::size_t bytes);
 
 // A random id of `length` lowercase letters and digits, e.g. for public resource ids.
 std::string RandomId(std::size_t length = 12);
+
+// A random string of `length` characters from [0-9A-Za-z], e.g. for generated passwords.
+std::string RandomBase62(std::size_t length);
+
+// Lowercase hex of arbitrary bytes, and back. HexDecode gives nullopt for an odd length or a
+// character that is not a hex digit.
+std::string HexEncode(std::string_view bytes);
+std::optional<std::string> HexDecode(std::string_view hex);
 
 // SHA-256 of `data`, lowercase hex.
 std::string Sha256Hex(std::string_view data);
