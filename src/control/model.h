@@ -49,4 +49,23 @@ struct ServiceToken {
   std::int64_t created_at = 0;
 };
 
+// A branch password: a username and a secret that log in to one branch, with one role, through
+// the gateway. Only verifiers of the secret are kept; the plain text is shown once at creation.
+struct Password {
+  std::string id;
+  std::string database_id;
+  std::string database_name;  // joined for convenience
+  std::string branch_id;
+  std::string branch_name;  // joined for convenience
+  std::string name;
+  std::string username;         // unique across the platform
+  std::string role;             // reader | writer | readwriter | admin
+  std::string native_verifier;  // SHA1(SHA1(password)), lowercase hex of 20 bytes
+  std::string slow_hash;        // mysql::SlowHash(password)
+  std::int64_t ttl_seconds = 0;  // 0: never expires
+  std::int64_t created_at = 0;   // Unix millis
+  std::int64_t expires_at = 0;   // Unix millis; 0: never
+  std::string created_by;        // id of the service token that created it
+};
+
 }  // namespace scion::control

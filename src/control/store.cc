@@ -75,6 +75,24 @@ CREATE TABLE sequences (
 );
 INSERT INTO sequences VALUES ('server_id', 100);
 )sql",
+    R"sql(
+CREATE TABLE passwords (
+  id TEXT PRIMARY KEY,
+  database_id TEXT NOT NULL REFERENCES databases(id),
+  branch_id TEXT NOT NULL REFERENCES branches(id),
+  name TEXT NOT NULL,
+  username TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  native_verifier TEXT NOT NULL,
+  slow_hash TEXT NOT NULL,
+  ttl_seconds INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX passwords_by_branch ON passwords (branch_id, created_at);
+CREATE INDEX passwords_by_database ON passwords (database_id, created_at);
+)sql",
 };
 
 constexpr const char* kBranchColumns =
@@ -127,6 +145,33 @@ auto CollectAll(Statement& s, Read read) -> Result<std::vector<decltype(read(s))
     if (!row) return out;
     out.push_back(read(s));
   }
+}
+
+constexpr const char* kPasswordColumns =
+    "p.id, p.database_id, d.name, p.branch_id, b.name, p.name, p.username, p.role, p.native_verifier, p.slow_hash, "
+    "p.ttl_seconds, p.created_at, p.expires_at, p.created_by";
+constexpr const char* kPasswordJoins =
+    "passwords p JOIN databases d ON d.id = p.database_id JOIN branches b ON b.id = p.branch_id";
+
+Password ReadPassword(const Statement& s) {
+  return Password{.id = s.Text(0),
+                  .database_id = s.Text(1),
+                  .database_name = s.Text(2),
+                  .branch_id = s.Text(3),
+                  .branch_name = s.Text(4),
+                  .name = s.Text(5),
+                  .username = s.Text(6),
+                  .role = s.Text(7),
+                  .native_verifier = s.Text(8),
+                  .slow_hash = s.Text(9),
+                  .ttl_seconds = s.Int(10),
+                  .created_at = s.Int(11),
+                  .expires_at = s.Int(12),
+                  .created_by = s.Text(13)};
+}
+
+Error PasswordNotFound(const std::string& what) {
+  return Error{ErrorCode::kNotFound, fmt::format("password {} not found", what)};
 }
 
 constexpr const char* kInsertBranch =
@@ -268,6 +313,7 @@ Status Store::DeleteDatabase(const std::string& id) {
   std::lock_guard lock(mu_);
   internal::Transaction tx(*db_);
   SCION_TRY(tx.begun());
+  SCION_TRY(db_->Run("DELETE FROM passwords WHERE database_id = ?1", {id}));
   SCION_TRY(db_->Run("DELETE FROM branches WHERE database_id = ?1", {id}));
   SCION_TRY(db_->Run("DELETE FROM databases WHERE id = ?1", {id}));
   return tx.Commit();
@@ -348,10 +394,24 @@ Result<int> Store::CountTokens() {
   return static_cast<int>(s.Int(0));
 }
 
+Result<Branch> Store::FindBranchById(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format("SELECT {} FROM branches b JOIN databases d ON d.id = "
+                                                          "b.database_id WHERE b.id = ?1",
+                                                          kBranchColumns),
+                                              {id}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return MakeError(ErrorCode::kNotFound, fmt::format("branch {} not found", id));
+  return ReadBranch(s);
+}
+
 Status Store::DeleteBranch(const std::string& id) {
   std::lock_guard lock(mu_);
+  internal::Transaction tx(*db_);
+  SCION_TRY(tx.begun());
+  SCION_TRY(db_->Run("DELETE FROM passwords WHERE branch_id = ?1", {id}));
   SCION_TRY(db_->Run("DELETE FROM branches WHERE id = ?1", {id}));
-  return Ok();
+  return tx.Commit();
 }
 
 Result<std::uint32_t> Store::NextServerId() {
@@ -363,6 +423,73 @@ Result<std::uint32_t> Store::NextServerId() {
   auto value = static_cast<std::uint32_t>(s.Int(0));
   SCION_TRY(s.Step());
   return value;
+}
+
+Status Store::InsertPassword(const Password& p) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("INSERT INTO passwords (id, database_id, branch_id, name, username, role, native_verifier, "
+                     "slow_hash, ttl_seconds, created_at, expires_at, created_by) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     {p.id, p.database_id, p.branch_id, p.name, p.username, p.role, p.native_verifier, p.slow_hash,
+                      p.ttl_seconds, p.created_at, p.expires_at, p.created_by}));
+  return Ok();
+}
+
+Result<Password> Store::FindPassword(const std::string& branch_id, const std::string& id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format("SELECT {} FROM {} WHERE p.branch_id = ?1 AND p.id = ?2",
+                                                          kPasswordColumns, kPasswordJoins),
+                                              {branch_id, id}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::unexpected(PasswordNotFound(fmt::format("\"{}\"", id)));
+  return ReadPassword(s);
+}
+
+Result<Password> Store::FindPasswordByUsername(const std::string& username) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format("SELECT {} FROM {} WHERE p.username = ?1", kPasswordColumns,
+                                                          kPasswordJoins),
+                                              {username}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::unexpected(PasswordNotFound(fmt::format("for user \"{}\"", username)));
+  return ReadPassword(s);
+}
+
+Result<std::vector<Password>> Store::ListPasswords(const std::string& database_id,
+                                                   const std::optional<std::string>& branch_id, int limit,
+                                                   int offset) {
+  std::lock_guard lock(mu_);
+  // ?2 IS NULL: the whole database.
+  SCION_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare(fmt::format("SELECT {} FROM {} WHERE p.database_id = ?1 AND (?2 IS NULL OR p.branch_id = ?2) "
+                                       "ORDER BY p.created_at, p.id LIMIT ?3 OFFSET ?4",
+                                       kPasswordColumns, kPasswordJoins),
+                           {database_id, branch_id ? Value(*branch_id) : Value(nullptr), std::int64_t{limit},
+                            std::int64_t{offset}}));
+  return CollectAll(s, ReadPassword);
+}
+
+Result<int> Store::CountPasswords(const std::string& database_id, const std::optional<std::string>& branch_id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COUNT(*) FROM passwords WHERE database_id = ?1 "
+                                              "AND (?2 IS NULL OR branch_id = ?2)",
+                                              {database_id, branch_id ? Value(*branch_id) : Value(nullptr)}));
+  SCION_TRY(s.Step());
+  return static_cast<int>(s.Int(0));
+}
+
+Status Store::UpdatePasswordExpiry(const std::string& id, std::int64_t expires_at) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(int changed, db_->Run("UPDATE passwords SET expires_at = ?2 WHERE id = ?1", {id, expires_at}));
+  if (changed == 0) return std::unexpected(PasswordNotFound(fmt::format("\"{}\"", id)));
+  return Ok();
+}
+
+Status Store::DeletePassword(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(int changed, db_->Run("DELETE FROM passwords WHERE id = ?1", {id}));
+  if (changed == 0) return std::unexpected(PasswordNotFound(fmt::format("\"{}\"", id)));
+  return Ok();
 }
 
 }  // namespace scion::control

@@ -44,7 +44,7 @@ class Store {
   Result<Database> FindDatabase(const std::string& org_id, const std::string& name);
   Result<std::vector<Database>> ListDatabases(const std::string& org_id, int limit, int offset);
   Result<int> CountDatabases(const std::string& org_id);
-  // Deletes the database and all its branch records.
+  // Deletes the database and all its branch and password records.
   Status DeleteDatabase(const std::string& id);
 
   Status InsertBranch(const Branch& branch);
@@ -52,15 +52,31 @@ class Store {
   Result<std::vector<Branch>> ListBranches(const std::string& database_id, int limit, int offset);
   Result<int> CountBranches(const std::string& database_id);
   Result<std::vector<Branch>> AllBranches();
+  // The branch with this id, whatever its database. kNotFound when there is none.
+  Result<Branch> FindBranchById(const std::string& id);
   // Updates state, error, production and safe_migrations of the branch with `branch.id`.
   // Callers doing read-modify-write serialize through ControlPlane's mutation lock.
   Status UpdateBranch(const Branch& branch);
   // Updates only state and error (what provisioning learns), leaving the flags alone.
   Status UpdateBranchState(const std::string& id, BranchState state, const std::string& error);
   Result<int> CountTokens();
+  // Deletes the branch and its passwords.
   Status DeleteBranch(const std::string& id);
   // A server_id never handed out before in this data folder.
   Result<std::uint32_t> NextServerId();
+
+  // kAlreadyExists when the username (or id) is taken; callers draw new ones and retry.
+  Status InsertPassword(const Password& password);
+  // The password `id` of the branch `branch_id`. kNotFound when there is none.
+  Result<Password> FindPassword(const std::string& branch_id, const std::string& id);
+  Result<Password> FindPasswordByUsername(const std::string& username);
+  // Passwords of a database, or of one branch when `branch_id` is set, oldest first.
+  Result<std::vector<Password>> ListPasswords(const std::string& database_id, const std::optional<std::string>& branch_id,
+                                              int limit, int offset);
+  Result<int> CountPasswords(const std::string& database_id, const std::optional<std::string>& branch_id);
+  Status UpdatePasswordExpiry(const std::string& id, std::int64_t expires_at);
+  // kNotFound when there was no such password.
+  Status DeletePassword(const std::string& id);
 
  private:
   explicit Store(std::unique_ptr<internal::Sqlite> db);
