@@ -19,8 +19,11 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "control/internal/directory.h"
+#include "control/internal/passwords.h"
 #include "control/store.h"
 #include "mysql/admin_connection.h"
+#include "mysql/auth.h"
 #include "schema/introspect.h"
 #include "schema/verify.h"
 
@@ -104,7 +107,9 @@ class ControlPlane::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<fleet::Fleet> fleet;
   std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<internal::PlatformDirectory> directory;  // borrows store and fleet
   std::mutex mu;
+  std::string gateway_address;  // guarded by mu
   std::set<std::string> provisioning;  // branch ids with a job in flight; guarded by mu
   // Serializes changes to databases and branches that read, decide and write (create, delete,
   // promote, demote, safe migrations), so two requests never interleave their checks and writes.
@@ -317,6 +322,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlOptions options)
   fo.install_db = impl->options.install_db;
   fo.accounts = std::move(accounts);
   SCION_ASSIGN_OR_RETURN(impl->fleet, fleet::Fleet::Open(std::move(fo)));
+  impl->directory = std::make_unique<internal::PlatformDirectory>(*impl->store, *impl->fleet);
   impl->workers = std::make_unique<WorkerPool>(std::max(1, impl->options.workers));
   SCION_TRY(impl->Recover());
   auto cp = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
@@ -399,6 +405,7 @@ Status ControlPlane::DeleteDatabase(const std::string& org, const std::string& n
   }
   for (const auto& b : branches) SCION_TRY(impl_->fleet->Destroy(b.id));
   SCION_TRY(impl_->store->DeleteDatabase(db.id));
+  impl_->directory->Bump();
   spdlog::info("msg=\"database deleted\" org={} database={} branches={}", org, name, branches.size());
   return Ok();
 }
@@ -458,6 +465,7 @@ Status ControlPlane::DeleteBranch(const std::string& org, const std::string& db,
   }
   SCION_TRY(impl_->fleet->Destroy(b.id));
   SCION_TRY(impl_->store->DeleteBranch(b.id));
+  impl_->directory->Bump();
   spdlog::info("msg=\"branch deleted\" database={} branch={}", db, name);
   return Ok();
 }
@@ -502,6 +510,7 @@ Result<Branch> ControlPlane::SetSafeMigrations(const std::string& org, const std
   }
   b.safe_migrations = enabled;
   SCION_TRY(impl_->store->UpdateBranch(b));
+  impl_->directory->Bump();
   spdlog::info("msg=\"safe migrations {}\" database={} branch={}", enabled ? "enabled" : "disabled", db, name);
   return impl_->FindBranch(org, db, name);
 }
@@ -573,6 +582,122 @@ Result<ControlPlane::BranchDiffResult> ControlPlane::DiffBranch(const std::strin
 
 fleet::InstanceStatus ControlPlane::InstanceStatusOf(const Branch& branch) const {
   return impl_->fleet->GetStatus(branch.id);
+}
+
+Result<ControlPlane::CreatedPassword> ControlPlane::CreatePassword(const std::string& org, const std::string& db,
+                                                                   const std::string& branch, const std::string& name,
+                                                                   const std::string& role, std::int64_t ttl_seconds,
+                                                                   const std::string& created_by) {
+  SCION_TRY(internal::ValidatePasswordName(name));
+  SCION_ASSIGN_OR_RETURN(auto normalized_role, internal::NormalizeRole(role));
+  SCION_TRY(internal::ValidateTtl(ttl_seconds));
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, branch));
+  if (b.state != BranchState::kReady) {
+    return MakeError(ErrorCode::kFailedPrecondition, fmt::format("branch \"{}\" is not ready", branch),
+                     fmt::format("wait for it: scion branch show {} {}", db, branch));
+  }
+  CreatedPassword out{.password = {}, .plain_text = internal::NewPlainTextPassword()};
+  // The slow hash takes tens of milliseconds: computed before taking the mutation lock.
+  std::string native_verifier = HexEncode(mysql::NativeVerifier(out.plain_text));
+  std::string slow_hash = mysql::SlowHash(out.plain_text);
+  std::lock_guard mutating(impl_->mutate_mu);
+  // Re-read under the lock: the branch may have been deleted meanwhile.
+  SCION_ASSIGN_OR_RETURN(b, impl_->FindBranch(org, db, branch));
+  auto now = NowUnixMillis();
+  Password p{.id = "",
+             .database_id = b.database_id,
+             .database_name = b.database_name,
+             .branch_id = b.id,
+             .branch_name = b.name,
+             .name = name,
+             .username = "",
+             .role = normalized_role,
+             .native_verifier = std::move(native_verifier),
+             .slow_hash = std::move(slow_hash),
+             .ttl_seconds = ttl_seconds,
+             .created_at = now,
+             .expires_at = ttl_seconds > 0 ? now + ttl_seconds * 1000 : 0,
+             .created_by = created_by};
+  // A taken username (or id) is drawn again; with 36^20 usernames a second collision is absurd.
+  for (int attempt = 0;; ++attempt) {
+    p.id = RandomId(12);
+    p.username = internal::NewUsername();
+    auto inserted = impl_->store->InsertPassword(p);
+    if (inserted) break;
+    if (inserted.error().code != ErrorCode::kAlreadyExists || attempt == 4) return std::unexpected(inserted.error());
+  }
+  spdlog::info("msg=\"password created\" database={} branch={} id={} role={} ttl={}", db, branch, p.id, p.role,
+               ttl_seconds);
+  out.password = std::move(p);
+  return out;
+}
+
+Result<Page<Password>> ControlPlane::ListPasswords(const std::string& org, const std::string& db,
+                                                   const std::optional<std::string>& branch, PageRequest req) {
+  req = Clamp(req);
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  std::optional<std::string> branch_id;
+  if (branch) {
+    SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, *branch));
+    branch_id = b.id;
+  }
+  Page<Password> page{.page = req.page, .per_page = req.per_page};
+  SCION_ASSIGN_OR_RETURN(page.items,
+                         impl_->store->ListPasswords(d.id, branch_id, req.per_page, (req.page - 1) * req.per_page));
+  SCION_ASSIGN_OR_RETURN(page.total, impl_->store->CountPasswords(d.id, branch_id));
+  return page;
+}
+
+Result<Password> ControlPlane::GetPassword(const std::string& org, const std::string& db, const std::string& branch,
+                                           const std::string& id) {
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, branch));
+  auto p = impl_->store->FindPassword(b.id, id);
+  if (!p && p.error().code == ErrorCode::kNotFound) {
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("password \"{}\" not found on branch \"{}\" of database \"{}\"", id, branch, db),
+                     fmt::format("run: scion password list {} {}", db, branch));
+  }
+  return p;
+}
+
+Status ControlPlane::DeletePassword(const std::string& org, const std::string& db, const std::string& branch,
+                                    const std::string& id) {
+  std::lock_guard mutating(impl_->mutate_mu);
+  SCION_ASSIGN_OR_RETURN(auto p, GetPassword(org, db, branch, id));
+  SCION_TRY(impl_->store->DeletePassword(p.id));
+  impl_->directory->Bump();
+  spdlog::info("msg=\"password deleted\" database={} branch={} id={}", db, branch, id);
+  return Ok();
+}
+
+Result<Password> ControlPlane::RenewPassword(const std::string& org, const std::string& db, const std::string& branch,
+                                             const std::string& id) {
+  std::lock_guard mutating(impl_->mutate_mu);
+  SCION_ASSIGN_OR_RETURN(auto p, GetPassword(org, db, branch, id));
+  if (p.ttl_seconds <= 0) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("password \"{}\" has no ttl: it never expires, so there is nothing to renew", id),
+                     fmt::format("to get an expiring password, create one with a ttl: scion password create {} {} "
+                                 "NAME --ttl 24h",
+                                 db, branch));
+  }
+  p.expires_at = NowUnixMillis() + p.ttl_seconds * 1000;
+  SCION_TRY(impl_->store->UpdatePasswordExpiry(p.id, p.expires_at));
+  impl_->directory->Bump();
+  spdlog::info("msg=\"password renewed\" database={} branch={} id={}", db, branch, id);
+  return p;
+}
+
+gateway::Directory& ControlPlane::directory() { return *impl_->directory; }
+
+void ControlPlane::SetGatewayAddress(std::string host_port) {
+  std::lock_guard lock(impl_->mu);
+  impl_->gateway_address = std::move(host_port);
+}
+
+std::string ControlPlane::GatewayAddress() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->gateway_address;
 }
 
 }  // namespace scion::control

@@ -15,6 +15,7 @@
 #include "binlog/stream.h"
 #include "control/model.h"
 #include "fleet/fleet.h"
+#include "gateway/directory.h"
 #include "schema/copy.h"
 #include "schema/diff.h"
 #include "schema/lint.h"
@@ -107,6 +108,36 @@ class ControlPlane {
   Result<BranchDiffResult> DiffBranch(const std::string& org, const std::string& db, const std::string& branch);
 
   fleet::InstanceStatus InstanceStatusOf(const Branch& branch) const;
+
+  // A new password for a ready branch. `role` is reader, writer, readwriter or admin (empty:
+  // admin); `ttl_seconds` 0 means it never expires, at most one year. `created_by` is the
+  // calling token's id. Only verifiers are stored: `plain_text` exists in this answer only.
+  struct CreatedPassword {
+    Password password;
+    std::string plain_text;
+  };
+  Result<CreatedPassword> CreatePassword(const std::string& org, const std::string& db, const std::string& branch,
+                                         const std::string& name, const std::string& role, std::int64_t ttl_seconds,
+                                         const std::string& created_by);
+  // The passwords of a database, or of one of its branches; expired ones included.
+  Result<Page<Password>> ListPasswords(const std::string& org, const std::string& db,
+                                       const std::optional<std::string>& branch, PageRequest page);
+  Result<Password> GetPassword(const std::string& org, const std::string& db, const std::string& branch,
+                               const std::string& id);
+  // Gateway sessions logged in with it end (the directory's generation changes).
+  Status DeletePassword(const std::string& org, const std::string& db, const std::string& branch,
+                        const std::string& id);
+  // Sets expires_at to now + ttl. kFailedPrecondition for a password without a ttl.
+  Result<Password> RenewPassword(const std::string& org, const std::string& db, const std::string& branch,
+                                 const std::string& id);
+
+  // What the gateway asks about logins and branches. Lives as long as the control plane.
+  gateway::Directory& directory();
+
+  // "host:port" where the gateway listens, for passwords' access_host_url; empty (the default)
+  // while no gateway runs. Thread-safe.
+  void SetGatewayAddress(std::string host_port);
+  std::string GatewayAddress() const;
 
   class Impl;
 
