@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -18,6 +19,7 @@ using ojson = nlohmann::ordered_json;  // keeps the documented field order of st
 using control::Branch;
 using control::BranchState;
 using control::Database;
+using control::Password;
 
 std::string UrlDecode(std::string_view s) {
   std::string out;
@@ -96,6 +98,7 @@ class Handler {
     if (seg.empty() || seg[0] != "v1") return NotFound();
     auto token = control_.Authenticate(req_.authorization);
     if (!token) return ErrorResponse(token.error());
+    token_id_ = token->id;
     if (seg.size() == 2 && seg[1] == "user" && req_.method == "GET") {
       return Json(200, {{"type", "ServiceToken"}, {"id", token->id}, {"name", token->name}});
     }
@@ -106,10 +109,17 @@ class Handler {
     if (seg.size() == 4) return Databases();
     db_ = seg[4];
     if (seg.size() == 5) return OneDatabase();
+    if (seg.size() == 6 && seg[5] == "passwords") return DatabasePasswords();
     if (seg[5] != "branches") return NotFound();
     if (seg.size() == 6) return Branches();
     branch_ = seg[6];
     if (seg.size() == 7) return OneBranch();
+    if (seg[7] == "passwords") {
+      if (seg.size() == 8) return Passwords();
+      if (seg.size() == 9) return OnePassword(seg[8]);
+      if (seg.size() == 10 && seg[9] == "renew" && req_.method == "POST") return RenewPassword(seg[8]);
+      return NotFound();
+    }
     if (seg.size() == 8) return BranchAction(seg[7]);
     if (seg.size() == 9 && seg[7] == "schema" && seg[8] == "lint" && req_.method == "GET") return Lint();
     return NotFound();
@@ -220,6 +230,88 @@ class Handler {
     j["state"] = state;
     j["ready"] = state == "ready";
     return j;
+  }
+
+  // PlanetScale's password object. `plain_text` only in the answer to its creation.
+  json PasswordJson(const Password& p, const std::string& access_host_url, std::int64_t now) {
+    return {{"id", p.id},
+            {"type", "Password"},
+            {"name", p.name},
+            {"role", p.role},
+            {"username", p.username},
+            {"access_host_url", access_host_url},
+            {"ttl_seconds", p.ttl_seconds},
+            {"expires_at", p.expires_at == 0 ? json(nullptr) : json(FormatTimestamp(p.expires_at))},
+            {"created_at", FormatTimestamp(p.created_at)},
+            {"renewable", p.ttl_seconds > 0},
+            {"expired", p.expires_at != 0 && p.expires_at <= now},
+            {"database", p.database_name},
+            {"database_branch", {{"id", p.branch_id}, {"name", p.branch_name}}}};
+  }
+
+  Response PasswordList(const std::optional<std::string>& branch) {
+    auto page = PageParams();
+    if (!page) return ErrorResponse(page.error());
+    auto list = control_.ListPasswords(org_, db_, branch, *page);
+    if (!list) return ErrorResponse(list.error());
+    std::string host = control_.GatewayAddress();
+    auto now = NowUnixMillis();
+    return Json(200, ListJson(*list, [&](const Password& p) { return PasswordJson(p, host, now); }));
+  }
+
+  // GET .../databases/{db}/passwords: the passwords of every branch.
+  Response DatabasePasswords() {
+    if (req_.method != "GET") return MethodNotAllowed();
+    return PasswordList(std::nullopt);
+  }
+
+  // GET, POST .../branches/{branch}/passwords. POST body: {"name", "role"?, "ttl"? (seconds)}.
+  Response Passwords() {
+    if (req_.method == "GET") return PasswordList(branch_);
+    if (req_.method != "POST") return MethodNotAllowed();
+    auto body = Body();
+    if (!body) return ErrorResponse(body.error());
+    auto name = StringField(*body, "name", true);
+    if (!name) return ErrorResponse(name.error());
+    auto role = StringField(*body, "role", false);
+    if (!role) return ErrorResponse(role.error());
+    std::int64_t ttl = 0;
+    if (body->contains("ttl") && !(*body)["ttl"].is_null()) {
+      const auto& v = (*body)["ttl"];
+      if (!v.is_number_integer()) {
+        return ErrorResponse(ErrorCode::kInvalidArgument, "field \"ttl\" must be a whole number of seconds",
+                             "e.g. 3600 for one hour; omit it or pass 0 for a password that never expires");
+      }
+      ttl = v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t{INT64_MAX} ? INT64_MAX
+                                                                                        : v.get<std::int64_t>();
+    }
+    auto created = control_.CreatePassword(org_, db_, branch_, *name, *role, ttl, token_id_);
+    if (!created) return ErrorResponse(created.error());
+    json j = PasswordJson(created->password, control_.GatewayAddress(), NowUnixMillis());
+    j["plain_text"] = created->plain_text;
+    return Json(201, j);
+  }
+
+  // GET, DELETE .../branches/{branch}/passwords/{id}.
+  Response OnePassword(const std::string& id) {
+    if (req_.method == "GET") {
+      auto p = control_.GetPassword(org_, db_, branch_, id);
+      if (!p) return ErrorResponse(p.error());
+      return Json(200, PasswordJson(*p, control_.GatewayAddress(), NowUnixMillis()));
+    }
+    if (req_.method == "DELETE") {
+      auto r = control_.DeletePassword(org_, db_, branch_, id);
+      if (!r) return ErrorResponse(r.error());
+      return Response{204, ""};
+    }
+    return MethodNotAllowed();
+  }
+
+  // POST .../branches/{branch}/passwords/{id}/renew.
+  Response RenewPassword(const std::string& id) {
+    auto p = control_.RenewPassword(org_, db_, branch_, id);
+    if (!p) return ErrorResponse(p.error());
+    return Json(200, PasswordJson(*p, control_.GatewayAddress(), NowUnixMillis()));
   }
 
   Response Organization() {
@@ -465,6 +557,7 @@ class Handler {
   const std::string& version_;
   Target target_;
   std::string org_, db_, branch_;
+  std::string token_id_;  // the authenticated caller
 };
 
 }  // namespace
