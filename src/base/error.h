@@ -59,6 +59,15 @@ inline Status Ok() { return {}; }
     }                                                          \
   } while (0)
 
+// SCION_CO_TRY(expr): SCION_TRY for coroutines (co_returns the error).
+#define SCION_CO_TRY(expr)                                          \
+  do {                                                              \
+    auto&& scion_try_result_ = (expr);                              \
+    if (!scion_try_result_) {                                       \
+      co_return std::unexpected(std::move(scion_try_result_).error()); \
+    }                                                               \
+  } while (0)
+
 // SCION_ASSIGN_OR_RETURN(decl, expr): `decl = *expr` or return expr's error.
 #define SCION_ASSIGN_OR_RETURN(decl, expr) \
   SCION_ASSIGN_OR_RETURN_IMPL_(SCION_CONCAT_(scion_result_, __LINE__), decl, expr)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "mysql/client_handshake.h"
 #include "mysql/protocol.h"
 #include "mysql/wire.h"
 
@@ -26,65 +27,27 @@ Result<std::unique_ptr<BlockingClient>> BlockingClient::Connect(const ClientOpti
 }
 
 Status BlockingClient::Handshake(const ClientOptions& options) {
-  SCION_ASSIGN_OR_RETURN(std::string greeting, channel_->Read());
-  if (ParseErrPacket(greeting, &last_error_)) return std::unexpected(ToError(last_error_));
-  ByteReader r(greeting);
-  std::uint8_t version = r.U8();
-  if (version != 10) return MakeError(ErrorCode::kProtocol, fmt::format("unsupported handshake version {}", version));
-  server_version_ = std::string(r.NulString());
-  connection_id_ = r.U32();
-  std::string nonce(r.Bytes(8));
-  r.Skip(1);
-  std::uint32_t caps = r.U16();
-  r.Skip(1);  // charset
-  r.Skip(2);  // status
-  caps |= static_cast<std::uint32_t>(r.U16()) << 16;
-  std::uint8_t auth_len = r.U8();
-  r.Skip(6);
-  r.Skip(4);  // MariaDB extended capabilities
-  if (caps & kClientSecureConnection) {
-    std::size_t n = std::max<int>(13, auth_len - 8);
-    auto part2 = r.Bytes(n);
-    nonce.append(part2.substr(0, part2.size() - 1));  // trailing NUL
-  }
-  std::string plugin = (caps & kClientPluginAuth) ? std::string(r.NulString()) : "mysql_native_password";
-  if (!r.ok()) return MakeError(ErrorCode::kProtocol, "malformed handshake from MariaDB");
-  if ((caps & kClientProtocol41) == 0) return MakeError(ErrorCode::kProtocol, "server does not speak protocol 4.1");
+  SCION_ASSIGN_OR_RETURN(std::string payload, channel_->Read());
+  SCION_ASSIGN_OR_RETURN(Greeting greeting, ParseGreeting(payload));
+  server_version_ = greeting.server_version;
+  connection_id_ = greeting.connection_id;
 
-  std::uint32_t client_caps = kWantedCapabilities & caps;
-  if (!options.database.empty()) client_caps |= kClientConnectWithDb;
-  ByteWriter w;
-  w.U32(client_caps);
-  w.U32(static_cast<std::uint32_t>(kMaxPacketPayload));
-  w.U8(kCollationUtf8mb4);
-  w.Zeros(23);
-  w.NulString(options.user);
-  std::string auth = NativePasswordScramble(options.password, nonce);
-  if (client_caps & kClientPluginAuthLenencData) {
-    w.LenencString(auth);
-  } else {
-    w.U8(static_cast<std::uint8_t>(auth.size()));
-    w.Bytes(auth);
-  }
-  if (client_caps & kClientConnectWithDb) w.NulString(options.database);
-  if (client_caps & kClientPluginAuth) w.NulString("mysql_native_password");
-  SCION_TRY(channel_->Write(w.str()));
+  LoginRequest req;
+  req.capabilities = kWantedCapabilities & greeting.capabilities;
+  req.user = options.user;
+  req.database = options.database;
+  req.auth_response = NativePasswordScramble(options.password, greeting.nonce);
+  SCION_TRY(channel_->Write(BuildHandshakeResponse(req)));
 
   SCION_ASSIGN_OR_RETURN(std::string reply, channel_->Read());
-  if (!reply.empty() && static_cast<std::uint8_t>(reply[0]) == 0xfe) {
-    // Auth switch request: plugin name, then the new nonce.
-    ByteReader sw(std::string_view(reply).substr(1));
-    std::string new_plugin(sw.NulString());
-    std::string_view data = sw.Rest();
-    if (!data.empty() && data.back() == '\0') data.remove_suffix(1);
-    if (new_plugin != "mysql_native_password") {
+  if (auto sw = ParseAuthSwitch(reply)) {
+    if (sw->plugin != "mysql_native_password") {
       return MakeError(ErrorCode::kProtocol, fmt::format("MariaDB asked for auth plugin {}, which is not supported",
-                                                         new_plugin));
+                                                         sw->plugin));
     }
-    SCION_TRY(channel_->Write(NativePasswordScramble(options.password, data)));
+    SCION_TRY(channel_->Write(NativePasswordScramble(options.password, sw->nonce)));
     SCION_ASSIGN_OR_RETURN(reply, channel_->Read());
   }
-  (void)plugin;
   if (ParseErrPacket(reply, &last_error_)) {
     auto e = ToError(last_error_);
     e.code = ErrorCode::kBackendUnavailable;

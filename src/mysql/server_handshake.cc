@@ -8,11 +8,6 @@
 #include "mysql/wire.h"
 
 namespace scion::mysql {
-namespace {
-constexpr std::uint32_t kClientSsl = 2048;
-constexpr std::uint32_t kClientConnectAttrs = 1u << 20;
-}  // namespace
-
 std::string NewNonce() {
   unsigned char raw[20];
   RAND_bytes(raw, sizeof(raw));
