@@ -1,0 +1,33 @@
+#include "gateway/guard.h"
+
+#include <fmt/format.h>
+
+#include "sql/classifier.h"
+
+namespace scion::gateway {
+
+std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& policy) {
+  bool ddl = false;
+  for (const auto& c : sql::ClassifyAll(sql)) {
+    if (c.foreign_key) {
+      return Refusal{.message =
+                         "foreign key constraints are not allowed: Scion keeps referential integrity in the "
+                         "application. Declare the column and an index on it without FOREIGN KEY or REFERENCES"};
+    }
+    if (c.dynamic_sql) {
+      return Refusal{.message =
+                         "PREPARE or EXECUTE IMMEDIATE from a user variable is not allowed through the gateway: its "
+                         "statement cannot be checked. Prepare from a string literal instead"};
+    }
+    ddl = ddl || c.ddl;
+  }
+  if (ddl && policy.safe_migrations) {
+    return Refusal{.message = fmt::format(
+                       "direct DDL is disabled on branch {} (safe migrations are enabled). Make the change on a "
+                       "development branch and open a deploy request: scion deploy-request create {} <branch>",
+                       policy.branch, policy.database)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace scion::gateway
