@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "cli/credentials.h"
 #include "cli/output.h"
+#include "cli/passwords.h"
 #include "cli/schema_diff.h"
 #include "cli/text_diff.h"
 
@@ -38,6 +39,11 @@ const std::vector<Column> kBranchColumns = {{"NAME", "name"},           {"PARENT
                                             {"PRODUCTION", "production"}, {"SAFE MIGRATIONS", "safe_migrations"},
                                             {"STATE", "state"},          {"INSTANCE", "instance.state"},
                                             {"CREATED AT", "created_at"}};
+
+const std::vector<Column> kPasswordColumns = {{"NAME", "name"},         {"BRANCH", "database_branch.name"},
+                                              {"ID", "id"},             {"USERNAME", "username"},
+                                              {"ROLE", "role"},         {"EXPIRES AT", "expires_at"},
+                                              {"CREATED AT", "created_at"}};
 
 int Fail(const Error& e) {
   std::fprintf(stderr, "Error: %s\n", e.ToString().c_str());
@@ -483,6 +489,86 @@ void AddBinlog(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   });
 }
 
+void AddPassword(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  auto* pw = app.add_subcommand("password", "Create, list, renew and delete branch passwords for the MySQL gateway");
+  pw->require_subcommand(1);
+  auto db = std::make_shared<std::string>();
+  auto branch = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto id = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>("admin");
+  auto ttl = std::make_shared<std::string>();
+
+  auto* create = pw->add_subcommand(
+      "create", "Create a password for a branch; its plain text is shown once, with connection strings");
+  create->add_option("database", *db, "Database name")->required();
+  create->add_option("branch", *branch, "Branch name")->required();
+  create->add_option("name", *name, "A name for the password, e.g. the application using it")->required();
+  create->add_option("--role", *role, "reader, writer, readwriter or admin")->capture_default_str();
+  create->add_option("--ttl", *ttl, "Expire after this long: seconds (3600) or 30m, 24h, 7d (default: never)");
+  create->callback([&action, &cmd, db, branch, name, role, ttl] {
+    action = [&cmd, db, branch, name, role, ttl] {
+      json body = {{"name", *name}, {"role", *role}};
+      if (!ttl->empty()) {
+        auto seconds = ParseTtl(*ttl);
+        if (!seconds) return Fail(seconds.error());
+        body["ttl"] = *seconds;
+      }
+      CLIENT_OR_FAIL(client);
+      auto r = client.Post(cmd.BranchPath(*db, *branch) + "/passwords", body);
+      if (!r) return Fail(r.error());
+      if (cmd.format() != Format::kHuman) return cmd.Print(*r, kPasswordColumns);
+      std::fputs(CreatedPasswordText(*r).c_str(), stdout);
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  auto* list = pw->add_subcommand("list", "List the passwords of a database, or of one of its branches");
+  list->add_option("database", *db, "Database name")->required();
+  list->add_option("branch", *branch, "Branch name (default: every branch)");
+  list->callback([&action, &cmd, db, branch] {
+    action = [&cmd, db, branch] {
+      CLIENT_OR_FAIL(client);
+      std::string path = (branch->empty() ? cmd.Db(*db) : cmd.BranchPath(*db, *branch)) + "/passwords";
+      json all = json::array();
+      for (int page = 1;; ++page) {
+        auto r = client.Get(path + fmt::format("?page={}&per_page=100", page));
+        if (!r) return Fail(r.error());
+        for (auto& p : (*r)["data"]) all.push_back(p);
+        if ((*r)["next_page"].is_null()) break;
+      }
+      return cmd.Print(all, kPasswordColumns);
+    };
+  });
+
+  auto* del = pw->add_subcommand("delete", "Delete a password; connections made with it are closed");
+  del->add_option("database", *db, "Database name")->required();
+  del->add_option("branch", *branch, "Branch name")->required();
+  del->add_option("id", *id, "Password id (see: scion password list)")->required();
+  del->callback([&action, &cmd, db, branch, id] {
+    action = [&cmd, db, branch, id] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Delete(cmd.BranchPath(*db, *branch) + "/passwords/" + UrlEncode(*id));
+      if (!r) return Fail(r.error());
+      return cmd.Message(fmt::format("Password {} was deleted.", *id),
+                         {{"result", "deleted"}, {"database", *db}, {"branch", *branch}, {"id", *id}});
+    };
+  });
+
+  auto* renew = pw->add_subcommand("renew", "Push back the expiry of a password created with --ttl by its ttl");
+  renew->add_option("database", *db, "Database name")->required();
+  renew->add_option("branch", *branch, "Branch name")->required();
+  renew->add_option("id", *id, "Password id (see: scion password list)")->required();
+  renew->callback([&action, &cmd, db, branch, id] {
+    action = [&cmd, db, branch, id] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Post(cmd.BranchPath(*db, *branch) + "/passwords/" + UrlEncode(*id) + "/renew");
+      if (!r) return Fail(r.error());
+      return cmd.Print(*r, kPasswordColumns);
+    };
+  });
+}
+
 void AddSchema(CLI::App& app, Commands& cmd, Globals& g, std::function<int()>& action) {
   auto* sc = app.add_subcommand("schema", "Work with schema files offline");
   sc->require_subcommand(1);
@@ -541,6 +627,7 @@ int Main(int argc, char** argv) {
   AddDatabase(app, cmd, action);
   AddBranch(app, cmd, action);
   AddBinlog(app, cmd, action);
+  AddPassword(app, cmd, action);
   AddSchema(app, cmd, g, action);
 
   try {
