@@ -4,15 +4,21 @@
 #include <filesystem>
 #include <string>
 
+#include "gateway/gateway.h"
+
 namespace scion::api {
 
 inline constexpr const char* kDefaultHttpAddr = "127.0.0.1:8484";
+inline constexpr const char* kDefaultMysqlAddr = "127.0.0.1:3306";
 
 struct DaemonOptions {
   std::filesystem::path data_dir;
   std::string http_addr = kDefaultHttpAddr;
   std::string mariadbd = "mariadbd";
   std::string install_db = "mariadb-install-db";
+  // The MySQL gateway. `listen` defaults to kDefaultMysqlAddr; TLS material is generated in
+  // <data-dir>/gateway-tls unless tls_cert/tls_key are given.
+  gateway::GatewayOptions gateway{.listen = kDefaultMysqlAddr};
 };
 
 // Runs the daemon in the foreground; returns the process exit code (0 after a clean shutdown).

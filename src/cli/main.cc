@@ -146,7 +146,35 @@ void AddServer(CLI::App& app, std::function<int()>& action) {
   s->add_option("--log-level", *level, "trace, debug, info, warn, error or off")->capture_default_str();
   s->add_option("--mariadbd", opts->mariadbd, "The mariadbd program to run")->capture_default_str();
   s->add_option("--mariadb-install-db", opts->install_db, "The mariadb-install-db program")->capture_default_str();
-  s->callback([&action, opts, data_dir, level] {
+  auto& gw = opts->gateway;
+  auto idle_timeout = std::make_shared<int>(static_cast<int>(gw.idle_timeout.count()));
+  auto connect_timeout = std::make_shared<int>(static_cast<int>(gw.connect_timeout.count() / 1000));
+  s->add_option("--mysql-addr", gw.listen,
+                "Address of the MySQL gateway applications connect to (port 0 picks a free port; use 0.0.0.0:3306 "
+                "to accept other machines)")
+      ->capture_default_str();
+  s->add_option("--tls-hostname", gw.tls_hostnames,
+                "Extra DNS name or IP address for the generated gateway certificate (repeatable; localhost and "
+                "127.0.0.1 are always in it)");
+  s->add_option("--tls-cert", gw.tls_cert, "Your own PEM certificate (chain) for the gateway, instead of the generated one");
+  s->add_option("--tls-key", gw.tls_key, "The PEM private key of --tls-cert");
+  s->add_flag("--require-tls", gw.require_tls, "Refuse gateway clients that do not use TLS");
+  s->add_option("--max-client-connections", gw.max_client_connections, "Client connections the gateway accepts")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  s->add_option("--max-backend-connections", gw.max_backend_connections_per_branch,
+                "MariaDB connections the gateway opens per branch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  s->add_option("--idle-timeout", *idle_timeout, "Seconds a gateway client may stay idle before it is disconnected")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  s->add_option("--connect-timeout", *connect_timeout, "Seconds a gateway client has to log in")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  s->callback([&action, opts, data_dir, level, idle_timeout, connect_timeout] {
+    opts->gateway.idle_timeout = std::chrono::seconds(*idle_timeout);
+    opts->gateway.connect_timeout = std::chrono::seconds(*connect_timeout);
     action = [opts, data_dir, level] {
       if (!log::Init(*level)) {
         std::fprintf(stderr, "Error: unknown --log-level \"%s\" (use trace, debug, info, warn, error or off)\n",

@@ -216,7 +216,8 @@ class Framed {
     }
     if (buf_.size() < n) buf_.resize(n);
     while (end_ - begin_ < n) {
-      auto [ec, got] = co_await t_.ReadSome(asio::buffer(buf_.data() + end_, buf_.size() - end_));
+      std::size_t room = exact_ ? n - (end_ - begin_) : buf_.size() - end_;
+      auto [ec, got] = co_await t_.ReadSome(asio::buffer(buf_.data() + end_, room));
       if (ec) co_return std::unexpected(IoError(ec, "read"));
       end_ += got;
     }
@@ -231,6 +232,9 @@ class Framed {
   const char* data() const { return buf_.data() + begin_; }
   void Consume(std::size_t n) { begin_ += n; }
   Transport& transport() { return t_; }
+  // Reads no byte beyond the packet asked for: after an SSLRequest the client's TLS handshake
+  // follows at once, and those bytes belong to the TLS layer, not to this buffer.
+  void set_exact(bool exact) { exact_ = exact; }
 
   static void AppendHeader(std::string& out, std::size_t len, std::uint8_t seq) {
     out.push_back(static_cast<char>(len & 0xff));
@@ -244,6 +248,7 @@ class Framed {
   std::vector<char> buf_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  bool exact_ = false;
 };
 
 // An authenticated connection to a branch's instance.
@@ -418,7 +423,9 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
 
     std::string payload;
     std::uint8_t first_seq = 0;
+    io_.set_exact(true);
     SCION_CO_TRY(co_await io_.ReadPacket(payload, first_seq, seq, 64 << 10));
+    io_.set_exact(false);
     auto resp = mysql::ParseHandshakeResponse(payload);
     if (resp && resp->ssl_request) {
       if (!gw_.tls_ready_ || io_.buffered() != 0) co_return MakeError(ErrorCode::kProtocol, "unexpected SSLRequest");
@@ -497,10 +504,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     SCION_CO_TRY(co_await io_.ReadPacket(password, first_seq, seq, 1024));
     ++seq;
     if (!password.empty() && password.back() == '\0') password.pop_back();
-    std::string hash = login.slow_hash;
-    bool ok = co_await asio::co_spawn(
-        gw_.slow_pool_, [password, hash]() -> awaitable<bool> { co_return mysql::CheckSlowHash(password, hash); },
-        asio::use_awaitable);
+    // Hop to the hashing pool and back: the slow hash must not stall this I/O thread.
+    auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(gw_.slow_pool_, asio::use_awaitable);
+    bool ok = mysql::CheckSlowHash(password, login.slow_hash);
+    co_await asio::post(executor, asio::use_awaitable);
     if (!ok) co_return std::unexpected(Deny(login.username));
     gw_.RememberSha2(login.username, login.password_id, mysql::CachingSha2CacheEntry(password));
     co_return login;

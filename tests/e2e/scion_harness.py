@@ -53,8 +53,8 @@ class ScionServer:
         self.log = open(self.log_path, "a")
         self.out = open(self.out_path, "a")
         self.proc = subprocess.Popen(
-            [SCION, "server", "--data-dir", self.data_dir, "--http-addr", "127.0.0.1:0", "--log-level", "debug",
-             *extra_args],
+            [SCION, "server", "--data-dir", self.data_dir, "--http-addr", "127.0.0.1:0", "--mysql-addr", "127.0.0.1:0",
+             "--log-level", "debug", *extra_args],
             stdout=self.out, stderr=self.log, env=self.env(with_credentials=False))
         if not expect_ready:
             return self.proc
@@ -66,7 +66,11 @@ class ScionServer:
                     return json.load(f)
             except (FileNotFoundError, json.JSONDecodeError):
                 return None
-        self.url = wait_for(ready, what="scion server to listen")["http_url"]
+        info = wait_for(ready, what="scion server to listen")
+        self.url = info["http_url"]
+        self.mysql_host, port = info["mysql_addr"].rsplit(":", 1)
+        self.mysql_port = int(port)
+        self.ca_file = info["ca_file"]
         return self.proc
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
@@ -157,7 +161,27 @@ class ScionServer:
         with open(self.log_path) as f:
             return f.read()
 
-    # --- direct SQL on a branch's instance (until the gateway exists) --------------------------
+    # --- SQL through the gateway ------------------------------------------------------------------
+    def password(self, database, branch, role="admin", name=None, *args):
+        name = name or f"{role}-{time.monotonic_ns()}"
+        return self.json("password", "create", database, branch, name, "--role", role, *args)
+
+    def gateway_sql(self, password, statement, tls=True, database=None, check=True, extra=()):
+        """Runs `statement` with the mariadb client through the gateway; returns the CompletedProcess."""
+        args = ["mariadb", "--batch", "--skip-column-names", "-h", self.mysql_host, "-P", str(self.mysql_port),
+                "-u", password["username"], f"-p{password['plain_text']}", *extra]
+        if tls:
+            args += ["--ssl", "--ssl-ca", self.ca_file, "--ssl-verify-server-cert"]
+        else:
+            args += ["--skip-ssl"]
+        if database is not None:
+            args.append(database)
+        r = subprocess.run([*args, "-e", statement], capture_output=True, text=True, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(f"SQL through the gateway failed: {r.stderr}")
+        return r
+
+    # --- direct SQL on a branch's instance (the platform's own account) --------------------------
     def internal_password(self):
         db = sqlite3.connect(os.path.join(self.data_dir, "metadata.db"))
         try:
