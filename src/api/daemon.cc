@@ -1,6 +1,7 @@
 #include "api/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -39,6 +40,15 @@ std::string MariadbVersion(const std::string& mariadbd) {
   return "5.5.5-" + out.substr(at + 4, end - at - 4) + "-MariaDB-Scion";
 }
 
+// Every gateway client is a socket: take the hard limit on open files, not the (often 1024)
+// soft one.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) spdlog::warn("msg=\"cannot raise the open files limit\"");
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
@@ -48,6 +58,7 @@ int RunDaemon(const DaemonOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
 
   spdlog::info("msg=\"starting scion server\" version={} data_dir={}", Version(),
                log::Quote(options.data_dir.string()));
