@@ -83,6 +83,10 @@ int RunDaemon(const DaemonOptions& options) {
     return 1;
   }
   (*control)->SetGatewayAddress((*gateway)->address());
+  if (!(*gateway)->ca_file().empty()) {
+    auto ca = ReadFile((*gateway)->ca_file());
+    if (ca) (*control)->SetGatewayCa(*ca);
+  }
   spdlog::info("msg=\"MySQL gateway listening\" addr={} ca={}", (*gateway)->address(),
                log::Quote((*gateway)->ca_file().string()));
   Router router(**control, Version());

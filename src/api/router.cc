@@ -102,6 +102,11 @@ class Handler {
     if (seg.size() == 2 && seg[1] == "user" && req_.method == "GET") {
       return Json(200, {{"type", "ServiceToken"}, {"id", token->id}, {"name", token->name}});
     }
+    if (seg.size() == 2 && seg[1] == "gateway" && req_.method == "GET") {
+      return Json(200, {{"type", "Gateway"},
+                        {"address", Nullable(control_.GatewayAddress())},
+                        {"ca_certificate", Nullable(control_.GatewayCa())}});
+    }
     if (seg.size() < 3 || seg[1] != "organizations") return NotFound();
     org_ = seg[2];
     if (seg.size() == 3) return Organization();

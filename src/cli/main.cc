@@ -14,6 +14,7 @@
 #include "api/client.h"
 #include "api/daemon.h"
 #include "base/log.h"
+#include "cli/connect.h"
 #include "cli/credentials.h"
 #include "cli/output.h"
 #include "cli/passwords.h"
@@ -517,6 +518,41 @@ void AddBinlog(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   });
 }
 
+void AddConnect(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  for (bool shell : {false, true}) {
+    auto* c = shell ? app.add_subcommand("shell", "Open the mariadb client on a branch, through the gateway")
+                    : app.add_subcommand(
+                          "connect",
+                          "Open a local port that forwards to a branch over the gateway's TLS, with a short-lived "
+                          "password (local clients log in with any user and no password)");
+    auto req = std::make_shared<cli::ConnectRequest>();
+    req->shell = shell;
+    c->add_option("database", req->database, "Database name")->required();
+    c->add_option("branch", req->branch, "Branch name")->required();
+    c->add_option("--host", req->host, "Local address to listen on (loopback only)")->capture_default_str();
+    c->add_option("--port", req->port, "Local port; when busy, a free one is picked and printed")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
+    c->add_option("--role", req->role, "Role of the connection's password: reader, writer, readwriter or admin")
+        ->capture_default_str();
+    if (!shell) {
+      c->add_option("--execute", req->execute,
+                    "Run this command with DATABASE_URL pointing at the local port, then exit with its status");
+    } else {
+      req->port = 0;  // a free port: the shell does not need a fixed one
+    }
+    c->callback([&action, &cmd, req] {
+      action = [&cmd, req] {
+        CLIENT_OR_FAIL(client);
+        req->branch_path = cmd.BranchPath(req->database, req->branch);
+        auto rc = cli::RunConnect(client, *req);
+        if (!rc) return Fail(rc.error());
+        return *rc;
+      };
+    });
+  }
+}
+
 void AddPassword(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   auto* pw = app.add_subcommand("password", "Create, list, renew and delete branch passwords for the MySQL gateway");
   pw->require_subcommand(1);
@@ -656,6 +692,7 @@ int Main(int argc, char** argv) {
   AddBranch(app, cmd, action);
   AddBinlog(app, cmd, action);
   AddPassword(app, cmd, action);
+  AddConnect(app, cmd, action);
   AddSchema(app, cmd, g, action);
 
   try {

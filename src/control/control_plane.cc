@@ -110,6 +110,7 @@ class ControlPlane::Impl {
   std::unique_ptr<internal::PlatformDirectory> directory;  // borrows store and fleet
   std::mutex mu;
   std::string gateway_address;  // guarded by mu
+  std::string gateway_ca;       // guarded by mu
   std::set<std::string> provisioning;  // branch ids with a job in flight; guarded by mu
   // Serializes changes to databases and branches that read, decide and write (create, delete,
   // promote, demote, safe migrations), so two requests never interleave their checks and writes.
@@ -698,6 +699,16 @@ void ControlPlane::SetGatewayAddress(std::string host_port) {
 std::string ControlPlane::GatewayAddress() const {
   std::lock_guard lock(impl_->mu);
   return impl_->gateway_address;
+}
+
+void ControlPlane::SetGatewayCa(std::string pem) {
+  std::lock_guard lock(impl_->mu);
+  impl_->gateway_ca = std::move(pem);
+}
+
+std::string ControlPlane::GatewayCa() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->gateway_ca;
 }
 
 }  // namespace scion::control

@@ -138,6 +138,10 @@ class ControlPlane {
   // while no gateway runs. Thread-safe.
   void SetGatewayAddress(std::string host_port);
   std::string GatewayAddress() const;
+  // The PEM of the CA that signed the gateway's certificate (empty with the user's own
+  // certificate), for `scion connect` to verify the gateway. Thread-safe.
+  void SetGatewayCa(std::string pem);
+  std::string GatewayCa() const;
 
   class Impl;
 

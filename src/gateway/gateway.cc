@@ -2,12 +2,7 @@
 // backend connections and their pools.
 #include "gateway/gateway.h"
 
-#include <openssl/ssl.h>
-#include <poll.h>
-
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -19,6 +14,7 @@
 
 #include "base/log.h"
 #include "gateway/guard.h"
+#include "gateway/internal/transport.h"
 #include "gateway/tls_material.h"
 #include "mysql/auth.h"
 #include "mysql/client_handshake.h"
@@ -37,9 +33,14 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-namespace {
+using internal::Framed;
+using internal::IoError;
+using internal::kFrameHeader;
+using internal::kNoThrow;
+using internal::TcpTransport;
+using internal::UnixTransport;
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+namespace {
 
 // What the gateway offers clients. CLIENT_LONG_PASSWORD doubles as MariaDB's CLIENT_MYSQL bit:
 // clients treat the gateway as a MySQL server and use no MariaDB-only extensions.
@@ -60,196 +61,12 @@ constexpr std::uint32_t kForwardedCapabilities =
 constexpr std::uint32_t kBackendBaseCapabilities = mysql::kClientLongPassword | mysql::kClientTransactions |
                                                    mysql::kClientPluginAuth | mysql::kClientPluginAuthLenencData;
 
-constexpr std::size_t kFrameHeader = 4;
 constexpr std::size_t kHeadBytes = 32;  // what ReplyTracker needs of a packet
 constexpr auto kIdleBackendLifetime = 5min;
 
 std::string AccessDenied(std::string_view user, std::string_view host, std::string_view extra = {}) {
   return fmt::format("Access denied for user '{}'@'{}' (using password: YES){}", user, host, extra);
 }
-
-// A byte stream with coroutine reads and writes: a client's TCP (possibly TLS) connection or a
-// backend's unix socket.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) = 0;
-  virtual awaitable<error_code> WriteAll(asio::const_buffer buf) = 0;
-  virtual void Cancel() = 0;
-  virtual void Close() = 0;
-};
-
-class ClientTransport final : public Transport {
- public:
-  explicit ClientTransport(tcp::socket socket) : tcp_(std::move(socket)) {}
-
-  awaitable<error_code> StartTls(ssl::context& ctx) {
-    ssl_.emplace(std::move(tcp_), ctx);
-    auto [ec] = co_await ssl_->async_handshake(ssl::stream_base::server, kNoThrow);
-    co_return ec;
-  }
-  bool tls() const { return ssl_.has_value(); }
-  tcp::socket& socket() { return ssl_ ? ssl_->next_layer() : tcp_; }
-
-  awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) override {
-    if (ssl_) co_return co_await ssl_->async_read_some(buf, kNoThrow);
-    co_return co_await tcp_.async_read_some(buf, kNoThrow);
-  }
-  awaitable<error_code> WriteAll(asio::const_buffer buf) override {
-    error_code ec;
-    if (ssl_) {
-      std::tie(ec, std::ignore) = co_await asio::async_write(*ssl_, buf, kNoThrow);
-    } else {
-      std::tie(ec, std::ignore) = co_await asio::async_write(tcp_, buf, kNoThrow);
-    }
-    co_return ec;
-  }
-  void Cancel() override {
-    error_code ec;
-    socket().cancel(ec);
-  }
-  void Close() override {
-    error_code ec;
-    socket().shutdown(tcp::socket::shutdown_both, ec);
-    socket().close(ec);
-  }
-
- private:
-  tcp::socket tcp_;
-  std::optional<ssl::stream<tcp::socket>> ssl_;
-};
-
-class UnixTransport final : public Transport {
- public:
-  explicit UnixTransport(unix_stream::socket socket) : socket_(std::move(socket)) {}
-  awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) override {
-    co_return co_await socket_.async_read_some(buf, kNoThrow);
-  }
-  awaitable<error_code> WriteAll(asio::const_buffer buf) override {
-    auto [ec, n] = co_await asio::async_write(socket_, buf, kNoThrow);
-    co_return ec;
-  }
-  void Cancel() override {
-    error_code ec;
-    socket_.cancel(ec);
-  }
-  void Close() override {
-    error_code ec;
-    socket_.close(ec);
-  }
-  // True when the peer closed or sent something unasked (an idle connection must be silent).
-  bool PeerSpoke() {
-    pollfd p{.fd = socket_.native_handle(), .events = POLLIN, .revents = 0};
-    return ::poll(&p, 1, 0) != 0;
-  }
-
- private:
-  unix_stream::socket socket_;
-};
-
-Error IoError(const error_code& ec, std::string_view what) {
-  if (ec == asio::error::eof) return Error{ErrorCode::kBackendUnavailable, fmt::format("{}: connection closed", what)};
-  return Error{ErrorCode::kBackendUnavailable, fmt::format("{}: {}", what, ec.message())};
-}
-
-// MySQL packet framing over a Transport, with a read buffer that the relay also works on.
-class Framed {
- public:
-  explicit Framed(Transport& t) : t_(t) { buf_.resize(16384); }
-
-  // Reads one logical packet (continuation frames joined) into `out`; `seq` gets the sequence id
-  // of its last frame, `first_seq` that of its first.
-  awaitable<Status> ReadPacket(std::string& out, std::uint8_t& first_seq, std::uint8_t& seq, std::size_t max) {
-    out.clear();
-    bool first = true;
-    for (;;) {
-      SCION_CO_TRY(co_await Fill(kFrameHeader));
-      std::size_t len = FrameLength();
-      seq = static_cast<std::uint8_t>(buf_[begin_ + 3]);
-      if (first) first_seq = seq;
-      first = false;
-      if (out.size() + len > max) {
-        co_return MakeError(ErrorCode::kProtocol, fmt::format("packet larger than the limit of {} bytes", max));
-      }
-      begin_ += kFrameHeader;
-      std::size_t need = len;
-      while (need > 0) {
-        if (begin_ == end_) SCION_CO_TRY(co_await Fill(1));
-        std::size_t n = std::min(need, end_ - begin_);
-        out.append(buf_.data() + begin_, n);
-        begin_ += n;
-        need -= n;
-      }
-      if (len < mysql::kMaxPacketPayload) co_return Ok();
-    }
-  }
-
-  // Writes `payload` as one logical packet starting at sequence id `seq`; `seq` ends one past the
-  // last frame's id.
-  awaitable<Status> WritePacket(std::string_view payload, std::uint8_t& seq) {
-    std::string frames;
-    frames.reserve(payload.size() + kFrameHeader * (1 + payload.size() / mysql::kMaxPacketPayload));
-    for (;;) {
-      std::size_t n = std::min(payload.size(), mysql::kMaxPacketPayload);
-      AppendHeader(frames, n, seq++);
-      frames.append(payload.substr(0, n));
-      payload.remove_prefix(n);
-      if (n < mysql::kMaxPacketPayload) break;
-    }
-    co_return co_await WriteRaw(frames);
-  }
-
-  awaitable<Status> WriteRaw(std::string_view bytes) {
-    auto ec = co_await t_.WriteAll(asio::buffer(bytes.data(), bytes.size()));
-    if (ec) co_return std::unexpected(IoError(ec, "write"));
-    co_return Ok();
-  }
-
-  // Makes at least `n` bytes available in the buffer.
-  awaitable<Status> Fill(std::size_t n) {
-    if (end_ - begin_ >= n) co_return Ok();
-    if (begin_ > 0 && (begin_ == end_ || begin_ > buf_.size() / 2 || buf_.size() - begin_ < n)) {
-      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_), buf_.begin() + static_cast<std::ptrdiff_t>(end_),
-                buf_.begin());
-      end_ -= begin_;
-      begin_ = 0;
-    }
-    if (buf_.size() < n) buf_.resize(n);
-    while (end_ - begin_ < n) {
-      std::size_t room = exact_ ? n - (end_ - begin_) : buf_.size() - end_;
-      auto [ec, got] = co_await t_.ReadSome(asio::buffer(buf_.data() + end_, room));
-      if (ec) co_return std::unexpected(IoError(ec, "read"));
-      end_ += got;
-    }
-    co_return Ok();
-  }
-
-  std::size_t FrameLength() const {
-    const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + begin_);
-    return p[0] | (p[1] << 8) | (static_cast<std::size_t>(p[2]) << 16);
-  }
-  std::size_t buffered() const { return end_ - begin_; }
-  const char* data() const { return buf_.data() + begin_; }
-  void Consume(std::size_t n) { begin_ += n; }
-  Transport& transport() { return t_; }
-  // Reads no byte beyond the packet asked for: after an SSLRequest the client's TLS handshake
-  // follows at once, and those bytes belong to the TLS layer, not to this buffer.
-  void set_exact(bool exact) { exact_ = exact; }
-
-  static void AppendHeader(std::string& out, std::size_t len, std::uint8_t seq) {
-    out.push_back(static_cast<char>(len & 0xff));
-    out.push_back(static_cast<char>((len >> 8) & 0xff));
-    out.push_back(static_cast<char>((len >> 16) & 0xff));
-    out.push_back(static_cast<char>(seq));
-  }
-
- private:
-  Transport& t_;
-  std::vector<char> buf_;
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
-  bool exact_ = false;
-};
 
 // An authenticated connection to a branch's instance.
 struct BackendConn {
@@ -429,7 +246,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     auto resp = mysql::ParseHandshakeResponse(payload);
     if (resp && resp->ssl_request) {
       if (!gw_.tls_ready_ || io_.buffered() != 0) co_return MakeError(ErrorCode::kProtocol, "unexpected SSLRequest");
-      if (auto ec = co_await client_.StartTls(gw_.tls_); ec) {
+      if (auto ec = co_await client_.StartTls(gw_.tls_, ssl::stream_base::server); ec) {
         co_return MakeError(ErrorCode::kProtocol, fmt::format("TLS handshake failed: {}", ec.message()));
       }
       SCION_CO_TRY(co_await io_.ReadPacket(payload, first_seq, seq, 64 << 10));
@@ -942,7 +759,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
 
   Impl& gw_;
   Worker& worker_;
-  ClientTransport client_;
+  TcpTransport client_;
   Framed io_;
   std::string peer_;
   std::uint32_t id_;
@@ -1126,7 +943,7 @@ void Gateway::Impl::RememberSha2(const std::string& user, const std::string& pas
 }
 
 awaitable<void> Gateway::Impl::RefuseFull(tcp::socket socket, int limit) {
-  ClientTransport t(std::move(socket));
+  TcpTransport t(std::move(socket));
   Framed io(t);
   std::uint8_t seq = 0;
   co_await io.WritePacket(

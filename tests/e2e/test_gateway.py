@@ -282,3 +282,44 @@ class GatewayBadInputTest(GatewayTestBase):
         live = self.hold(self.admin)
         self.assertEqual(self.ask(live, "SELECT 'ok';"), "ok")
         self.assertIsNone(self.server.proc.poll())
+
+
+class GatewayConnectTest(GatewayTestBase):
+    def test_connect_execute_and_shell(self):
+        cmd = ('p=${DATABASE_URL##*:}; p=${p%%/*}; '
+               'mariadb -h 127.0.0.1 -P "$p" -u anyone --batch --skip-column-names -e "SELECT 40 + 2, DATABASE()"')
+        r = self.server.run("connect", "mydb", "main", "--port", "0", "--execute", cmd, check=True)
+        self.assertEqual(r.stdout.split(), ["42", "mydb"])
+        r = subprocess.run([os.environ.get("SCION_BIN", "scion"), "shell", "mydb", "main"], input="SELECT 'from shell';\n",
+                           capture_output=True, text=True, env=self.server.env(), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("from shell", r.stdout)
+        # Both short-lived passwords are gone (only the test's own admin password is left).
+        self.assertEqual([p["id"] for p in self.server.json("password", "list", "mydb")], [self.admin["id"]])
+
+    def test_connect_listens_until_interrupted_and_falls_back_from_a_busy_port(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.addCleanup(busy.close)
+        proc = subprocess.Popen([os.environ.get("SCION_BIN", "scion"), "connect", "mydb", "main", "--port",
+                                 str(busy.getsockname()[1])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=self.server.env())
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        line = ""
+        while "Local address" not in line:
+            line = proc.stdout.readline()
+            self.assertTrue(line, proc.stderr.read() if proc.poll() is not None else "no output")
+        port = int(line.split("127.0.0.1:")[1].split()[0])
+        self.assertNotEqual(port, busy.getsockname()[1])
+        for i in range(3):
+            r = subprocess.run(["mariadb", "-h", "127.0.0.1", "-P", str(port), "-u", "app", "--batch",
+                                "--skip-column-names", "mydb", "-e", f"SELECT {i}"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.stdout.strip(), str(i), r.stderr)
+        proc.send_signal(2)
+        self.assertEqual(proc.wait(timeout=30), 0)
+        self.assertIn("in use", proc.stderr.read())
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(len(self.server.json("password", "list", "mydb")), 1)
