@@ -75,6 +75,7 @@ struct BackendConn {
   Framed io;
   std::string key;
   std::string branch_id;
+  std::uint32_t thread_id = 0;  // MariaDB's connection id
   Clock::time_point idle_since;
 };
 
@@ -149,6 +150,29 @@ class Gateway::Impl {
   std::mutex slots_mu_;
   std::unordered_map<std::string, int> backend_slots_;  // guarded by slots_mu_; per branch
 
+  // Which backend thread serves each gateway connection id, for KILL. Guarded by registry_mu_.
+  struct Registered {
+    std::string username;
+    std::uint32_t backend_thread = 0;
+  };
+  std::mutex registry_mu_;
+  std::unordered_map<std::uint32_t, Registered> registry_;
+  void Register(std::uint32_t id, const std::string& username, std::uint32_t backend_thread) {
+    std::lock_guard lock(registry_mu_);
+    registry_[id] = {username, backend_thread};
+  }
+  void Unregister(std::uint32_t id) {
+    std::lock_guard lock(registry_mu_);
+    registry_.erase(id);
+  }
+  // The backend thread of gateway connection `id` when it was opened with the same password.
+  std::optional<std::uint32_t> BackendThreadOf(std::uint64_t id, const std::string& username) {
+    std::lock_guard lock(registry_mu_);
+    auto it = registry_.find(static_cast<std::uint32_t>(id));
+    if (it == registry_.end() || it->second.username != username || it->second.backend_thread == 0) return std::nullopt;
+    return it->second.backend_thread;
+  }
+
   std::mutex cache_mu_;
   // caching_sha2_password's fast-auth cache: username -> (password id, SHA256(SHA256(pw))),
   // filled after a full authentication. Guarded by cache_mu_.
@@ -180,6 +204,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
       spdlog::debug("msg=\"login failed\" peer={} error={}", peer_, log::Quote(st.error().message));
     }
     co_await ReleaseBackend(!backend_broken_);
+    gw_.Unregister(id_);
     client_.Close();
     worker_.sessions.erase(it);
     gw_.clients_--;
@@ -366,6 +391,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
                          seq);
       co_return std::unexpected(backend.error());
     }
+    gw_.Register(id_, login->username, 0);
     identity_ = Identity{.login = *login,
                          .policy = {.safe_migrations = backend->safe_migrations,
                                     .branch = login->branch,
@@ -438,7 +464,15 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
         break;
       case mysql::kComChangeUser:
         co_return co_await ChangeUser(payload, result);
+      case mysql::kComProcessKill:
+        if (payload.size() >= 5) {
+          mysql::ByteReader r(std::string_view(payload).substr(1));
+          co_return co_await Kill({.query_only = false, .connection_id = r.U32()}, last_seq, result);
+        }
+        break;
       case mysql::kComQuery:
+        if (auto kill = ParseKill(std::string_view(payload).substr(1))) co_return co_await Kill(*kill, last_seq, result);
+        [[fallthrough]];
       case mysql::kComStmtPrepare:
         if (auto refusal = CheckStatement(std::string_view(payload).substr(1), identity_.policy)) {
           gw_.refused_++;
@@ -463,6 +497,20 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
             1047, "08S01", fmt::format("Unknown command: the gateway does not forward command 0x{:02x}", cmd), seq);
     }
     co_return co_await Forward(payload, cmd, seq, result);
+  }
+
+  // KILL by a gateway connection id: translated to the backend thread serving that connection,
+  // allowed for connections opened with the same password (MariaDB lets a user kill its own).
+  awaitable<Status> Kill(const KillStatement& kill, std::uint8_t last_seq, CommandResult& result) {
+    std::uint8_t seq = last_seq + 1;
+    auto thread = gw_.BackendThreadOf(kill.connection_id, identity_.login.username);
+    if (!thread) {
+      result.error = true;
+      co_return co_await SendError(1094, "HY000", fmt::format("Unknown thread id: {}", kill.connection_id), seq);
+    }
+    std::string sql = fmt::format("{}KILL {}{}", static_cast<char>(mysql::kComQuery), kill.query_only ? "QUERY " : "",
+                                  *thread);
+    co_return co_await Forward(sql, mysql::kComQuery, seq, result);
   }
 
   awaitable<Status> Forward(const std::string& payload, std::uint8_t cmd, std::uint8_t reply_seq,
@@ -596,6 +644,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
         continue;
       }
       backend_ = std::move(conn);
+      gw_.Register(id_, identity_.login.username, backend_->thread_id);
       co_return Ok();
     }
     const std::string& branch_id = identity_.login.branch_id;
@@ -632,6 +681,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     (*conn)->branch_id = branch_id;
     gw_.backends_++;
     backend_ = std::move(*conn);
+    gw_.Register(id_, identity_.login.username, backend_->thread_id);
     co_return Ok();
   }
 
@@ -664,6 +714,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
       co_return MakeError(ErrorCode::kBackendUnavailable, fmt::format("MariaDB refused the login: {}", err.message));
     }
     if (packet.empty() || packet[0] != 0) co_return MakeError(ErrorCode::kProtocol, "unexpected answer to the login");
+    conn->thread_id = greeting->connection_id;
     co_return conn;
   }
 
@@ -672,6 +723,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   awaitable<void> ReleaseBackend(bool reusable) {
     if (!backend_) co_return;
     auto conn = std::move(backend_);
+    gw_.Register(id_, identity_.login.username, 0);
     bool ok = reusable && !gw_.stopped_ && !kill_reason_;
     if (ok) ok = co_await Roundtrip(*conn, std::string(1, static_cast<char>(mysql::kComResetConnection)));
     if (ok) ok = co_await Roundtrip(*conn, static_cast<char>(mysql::kComInitDb) + identity_.login.database);

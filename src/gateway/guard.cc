@@ -30,4 +30,30 @@ std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& p
   return std::nullopt;
 }
 
+std::optional<KillStatement> ParseKill(std::string_view sql) {
+  auto tokens = sql::Lex(sql);
+  while (!tokens.empty() && tokens.back().kind == sql::TokenKind::kSemicolon) tokens.pop_back();
+  std::size_t i = 0;
+  auto word = [&](std::string_view w) {
+    if (i < tokens.size() && tokens[i].kind == sql::TokenKind::kWord && tokens[i].Is(w)) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  if (!word("KILL")) return std::nullopt;
+  KillStatement k;
+  if (!word("HARD")) word("SOFT");
+  if (word("QUERY")) {
+    k.query_only = true;
+  } else {
+    word("CONNECTION");
+  }
+  if (i + 1 != tokens.size() || tokens[i].kind != sql::TokenKind::kNumber) return std::nullopt;
+  const std::string& n = tokens[i].text;
+  if (n.empty() || n.size() > 10 || n.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  k.connection_id = std::stoull(n);
+  return k;
+}
+
 }  // namespace scion::gateway

@@ -26,4 +26,13 @@ struct GuardPolicy {
 // statement refuses the whole text: nothing of it may reach MariaDB.
 std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& policy);
 
+// `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>`, alone in its text: clients (the mariadb CLI on
+// ctrl-c) kill by the connection id the gateway gave them, which the gateway must translate to
+// the backend's thread id.
+struct KillStatement {
+  bool query_only = false;
+  std::uint64_t connection_id = 0;
+};
+std::optional<KillStatement> ParseKill(std::string_view sql);
+
 }  // namespace scion::gateway

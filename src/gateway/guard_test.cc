@@ -55,5 +55,23 @@ TEST(GuardTest, LetsOrdinaryStatementsThrough) {
   for (const char* sql : fine) EXPECT_FALSE(CheckStatement(sql, kProtected)) << sql;
 }
 
+TEST(GuardTest, ParsesKillStatements) {
+  auto k = ParseKill("KILL QUERY 42");
+  ASSERT_TRUE(k);
+  EXPECT_TRUE(k->query_only);
+  EXPECT_EQ(k->connection_id, 42u);
+  k = ParseKill("/* ctrl-c */ kill connection 7;");
+  ASSERT_TRUE(k);
+  EXPECT_FALSE(k->query_only);
+  EXPECT_EQ(k->connection_id, 7u);
+  EXPECT_TRUE(ParseKill("KILL HARD QUERY 3"));
+  EXPECT_TRUE(ParseKill("KILL 3"));
+  EXPECT_FALSE(ParseKill("KILL QUERY ID 3"));
+  EXPECT_FALSE(ParseKill("KILL USER bob"));
+  EXPECT_FALSE(ParseKill("KILL 3; DROP TABLE t"));
+  EXPECT_FALSE(ParseKill("SELECT 1"));
+  EXPECT_FALSE(ParseKill("KILL 99999999999999999999"));
+}
+
 }  // namespace
 }  // namespace scion::gateway
