@@ -37,6 +37,7 @@ using internal::Framed;
 using internal::IoError;
 using internal::kFrameHeader;
 using internal::kNoThrow;
+using internal::kReadChunk;
 using internal::TcpTransport;
 using internal::UnixTransport;
 
@@ -70,7 +71,7 @@ std::string AccessDenied(std::string_view user, std::string_view host, std::stri
 
 // An authenticated connection to a branch's instance.
 struct BackendConn {
-  explicit BackendConn(unix_stream::socket s) : transport(std::move(s)), io(transport) {}
+  explicit BackendConn(unix_stream::socket s) : transport(std::move(s)), io(transport, kReadChunk) {}
   UnixTransport transport;
   Framed io;
   std::string key;

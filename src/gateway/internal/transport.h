@@ -28,6 +28,7 @@ using boost::system::error_code;
 
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 inline constexpr std::size_t kFrameHeader = 4;
+inline constexpr std::size_t kReadChunk = 64 << 10;  // reads of large packets
 
 // A byte stream with coroutine reads and writes: a client's TCP (possibly TLS) connection or a
 // backend's unix socket.
@@ -121,7 +122,9 @@ inline Error IoError(const error_code& ec, std::string_view what) {
 // MySQL packet framing over a Transport, with a read buffer that the relay also works on.
 class Framed {
  public:
-  explicit Framed(Transport& t) : t_(t) { buf_.resize(16384); }
+  // The buffer starts at `initial` bytes (small for the many idle client sessions) and grows to
+  // what packets need.
+  explicit Framed(Transport& t, std::size_t initial = 1024) : t_(t) { buf_.resize(initial); }
 
   // Reads one logical packet (continuation frames joined) into `out`; `seq` gets the sequence id
   // of its last frame, `first_seq` that of its first.
@@ -140,7 +143,7 @@ class Framed {
       begin_ += kFrameHeader;
       std::size_t need = len;
       while (need > 0) {
-        if (begin_ == end_) SCION_CO_TRY(co_await Fill(1));
+        if (begin_ == end_) SCION_CO_TRY(co_await Fill(std::min(need, kReadChunk)));
         std::size_t n = std::min(need, end_ - begin_);
         out.append(buf_.data() + begin_, n);
         begin_ += n;
