@@ -1,0 +1,1 @@
+BEGIN; INSERT INTO t VALUES (_utf8mb4'x', N'y', 1.5e3, @v, @@sql_mode, ?); COMMIT
