@@ -1,0 +1,655 @@
+#include "migrate/online_alter.h"
+
+#include <algorithm>
+#include <cassert>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/crypto.h"
+#include "base/log.h"
+#include "binlog/stream.h"
+#include "mysql/protocol.h"
+
+namespace scion::migrate {
+namespace {
+
+using mysql::QuoteIdentifier;
+using mysql::QuoteString;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kApplyBatch = 500;  // keys per catch-up transaction
+
+// How a primary-key value is written as a literal the index can use.
+enum class LiteralKind { kNumber, kString, kBinary, kQuoted };
+
+LiteralKind KindOf(const std::string& type) {
+  auto starts = [&](std::string_view p) { return type.rfind(p, 0) == 0; };
+  if (starts("tinyint") || starts("smallint") || starts("mediumint") || starts("int") || starts("bigint") ||
+      starts("decimal") || starts("float") || starts("double") || starts("bit") || starts("year")) {
+    return LiteralKind::kNumber;
+  }
+  if (starts("binary") || starts("varbinary") || type.find("blob") != std::string::npos) return LiteralKind::kBinary;
+  if (starts("char") || starts("varchar") || type.find("text") != std::string::npos) return LiteralKind::kString;
+  return LiteralKind::kQuoted;  // temporal, enum, set: their text
+}
+
+std::string Qualified(const std::string& schema, const std::string& table) {
+  return QuoteIdentifier(schema) + "." + QuoteIdentifier(table);
+}
+
+// A name derived from `table` that fits MariaDB's 64-character limit and sorts after `table`.
+// The order matters for the cut-over: RENAME takes its metadata locks in name order, so it must
+// queue for `table` before anything else. Were it queued for the shadow first, a write waiting
+// for `table` would be granted the moment the cut-over unlocks, ahead of the RENAME, and land in
+// the old table.
+std::string DerivedName(const std::string& table, std::string_view suffix) {
+  if (table.size() + suffix.size() <= 64) return table + std::string(suffix);
+  return table.substr(0, 64 - suffix.size() - 1) + "~" + std::string(suffix);
+}
+
+std::string JoinQuoted(const std::vector<std::string>& names, std::string_view prefix = "") {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + std::string(prefix) + QuoteIdentifier(n);
+  return out;
+}
+
+// True when `reached` is at or past `target` in every domain of `target`.
+bool PositionReached(const std::string& reached, const std::string& target) {
+  auto want = binlog::ParseGtidPosition(target);
+  auto have = binlog::ParseGtidPosition(reached);
+  if (!want || !have) return false;
+  for (const auto& [domain, gtid] : *want) {
+    auto it = have->find(domain);
+    if (it == have->end() || it->second.seq < gtid.seq) return false;
+  }
+  return true;
+}
+
+Result<std::string> CurrentPosition(mysql::AdminConnection& conn) {
+  SCION_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT @@gtid_binlog_pos"));
+  if (r.rows.empty() || !r.rows[0][0]) return std::string();
+  return *r.rows[0][0];
+}
+
+}  // namespace
+
+int Progress::percent() const {
+  if (phase == "complete") return 100;
+  if (rows_estimate == 0) return phase == "copy" ? 0 : 99;
+  return static_cast<int>(std::min<std::uint64_t>(99, rows_copied * 100 / rows_estimate));
+}
+
+// Follows the binlog from a position and collects the primary keys of changed rows of one
+// table, as literals ready for an IN list.
+class OnlineAlter::Follower : public binlog::ChangeHandler {
+ public:
+  Follower(binlog::StreamOptions options, std::vector<std::string> pk, std::vector<LiteralKind> kinds,
+           std::vector<std::string> charsets)
+      : stream_(std::move(options)), pk_(std::move(pk)), kinds_(std::move(kinds)), charsets_(std::move(charsets)) {}
+
+  ~Follower() override { Stop(); }
+
+  void Start(const std::string& from) {
+    position_ = from;
+    thread_ = std::thread([this] {
+      auto st = stream_.Run(*this);
+      std::lock_guard lock(mu_);
+      if (!st) error_ = st.error();
+      ended_ = true;
+      cv_.notify_all();
+    });
+  }
+
+  void Stop() {
+    stream_.Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  bool OnRow(const binlog::RowChange& change) override {
+    auto& idx = indexes_[change.table->table_id];
+    if (idx.empty()) {
+      for (const auto& name : pk_) {
+        auto it = std::find_if(change.table->columns.begin(), change.table->columns.end(),
+                               [&](const binlog::Column& c) { return c.name == name; });
+        if (it == change.table->columns.end()) {
+          std::lock_guard lock(mu_);
+          error_ = Error{ErrorCode::kFailedPrecondition,
+                         fmt::format("the binlog has no column {} for table {} (binlog_row_metadata=FULL is needed)",
+                                     name, change.table->table)};
+          return false;
+        }
+        idx.push_back(static_cast<std::size_t>(it - change.table->columns.begin()));
+      }
+    }
+    std::lock_guard lock(mu_);
+    for (const auto* image : {change.before, change.after}) {
+      if (image == nullptr || image->empty()) continue;
+      std::string key;
+      for (std::size_t i = 0; i < idx.size(); ++i) key += (i ? ", " : "") + Literal(i, (*image)[idx[i]]);
+      pending_.insert(std::move(key));
+    }
+    return true;
+  }
+
+  bool OnCommit(const binlog::TransactionInfo&, const std::string& position) override {
+    std::lock_guard lock(mu_);
+    position_ = position;
+    cv_.notify_all();
+    return true;
+  }
+
+  // Waits until the follower has seen `target`, an error, or `timeout`.
+  Status WaitFor(const std::string& target, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    bool ok = cv_.wait_for(lock, timeout, [&] { return ended_ || PositionReached(position_, target); });
+    if (error_) return std::unexpected(*error_);
+    if (ended_) return MakeError(ErrorCode::kBackendUnavailable, "the binlog follower stopped");
+    if (!ok) return MakeError(ErrorCode::kUnavailable, fmt::format("the binlog follower did not reach {} in time", target));
+    return Ok();
+  }
+
+  std::vector<std::string> Drain(std::size_t max) {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    while (!pending_.empty() && out.size() < max) out.push_back(pending_.extract(pending_.begin()).value());
+    return out;
+  }
+
+  std::size_t pending() const {
+    std::lock_guard lock(mu_);
+    return pending_.size();
+  }
+
+  Status status() const {
+    std::lock_guard lock(mu_);
+    if (error_) return std::unexpected(*error_);
+    return Ok();
+  }
+
+ private:
+  std::string Literal(std::size_t i, const binlog::Value& v) const {
+    if (v.is_null()) return "NULL";
+    switch (kinds_[i]) {
+      case LiteralKind::kNumber:
+        return v.ToCanonical();
+      case LiteralKind::kString:
+        return fmt::format("_{} X'{}'", charsets_[i], HexEncode(v.s));
+      case LiteralKind::kBinary:
+        return fmt::format("X'{}'", HexEncode(v.s));
+      case LiteralKind::kQuoted:
+        return QuoteString(v.ToCanonical());
+    }
+    return "NULL";
+  }
+
+  binlog::BinlogStream stream_;
+  std::vector<std::string> pk_;
+  std::vector<LiteralKind> kinds_;
+  std::vector<std::string> charsets_;
+  std::map<std::uint64_t, std::vector<std::size_t>> indexes_;  // stream thread only
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> pending_;  // guarded by mu_
+  std::string position_;           // guarded by mu_
+  std::optional<Error> error_;     // guarded by mu_
+  bool ended_ = false;             // guarded by mu_
+  std::thread thread_;
+};
+
+OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::move(options)), plan_(std::move(plan)) {
+  shadow_ = DerivedName(plan_.table, "_scion_new");
+  old_ = DerivedName(plan_.table, "_scion_old");
+  assert(shadow_ > plan_.table || plan_.table.size() > 53);
+  progress_.table = plan_.table;
+}
+
+OnlineAlter::~OnlineAlter() {
+  if (follower_) follower_->Stop();
+  if (shadow_created_ && !cut_over_ && conn_) {
+    (void)conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", Qualified(plan_.schema, shadow_)));
+  }
+}
+
+Progress OnlineAlter::progress() const { return progress_; }
+
+Status OnlineAlter::Prepare() {
+  const auto& from = plan_.from;
+  const auto& to = plan_.to;
+  if (!(shadow_ > plan_.table) || !(old_ > plan_.table)) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("table name {} is too long for an online change", plan_.table),
+                     "rename the table to 53 characters or fewer");
+  }
+  auto pk = from.indexes.find("PRIMARY");
+  if (pk == from.indexes.end()) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("table {} has no primary key: an online copy needs one", plan_.table),
+                     "add a primary key first");
+  }
+  for (const auto& part : pk->second.parts) {
+    const schema::Column* c = from.FindColumn(part.column);
+    const schema::Column* n = to.FindColumn(part.column);
+    if (!c || !n || !n->generation.empty()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("the change drops primary key column {}.{}, which an online copy cannot follow",
+                                   plan_.table, part.column));
+    }
+    pk_.push_back(part.column);
+    pk_types_.push_back(c->type);
+  }
+  for (const auto& n : to.columns) {
+    const schema::Column* c = from.FindColumn(n.name);
+    if (!c || !n.generation.empty() || !c->generation.empty()) continue;
+    copy_columns_.push_back(n.name);
+    if (c->type == n.type && c->charset == n.charset && c->collation == n.collation) crc_columns_.push_back(n.name);
+  }
+  SCION_ASSIGN_OR_RETURN(conn_, mysql::AdminConnection::Connect(options_.connect));
+  SCION_TRY(conn_->Execute("SET SESSION time_zone = '+00:00'"));
+  SCION_TRY(conn_->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
+
+  // New unique keys must already hold on the data.
+  for (const auto& [name, index] : to.indexes) {
+    if (index.kind != schema::IndexKind::kUnique) continue;
+    auto old = from.indexes.find(name);
+    if (old != from.indexes.end() && old->second.kind == index.kind && old->second.parts == index.parts) continue;
+    std::vector<std::string> cols;
+    bool all_old = true;
+    for (const auto& p : index.parts) {
+      cols.push_back(p.column);
+      all_old = all_old && from.FindColumn(p.column) != nullptr;
+    }
+    if (!all_old) continue;  // over a new column: its default decides, checked by the copy itself
+    std::string list = JoinQuoted(cols);
+    SCION_ASSIGN_OR_RETURN(auto dup, conn_->Query(fmt::format(
+                                         "SELECT {}, COUNT(*) FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1 LIMIT 1",
+                                         list, QuoteIdentifier(plan_.table),
+                                         [&] {
+                                           std::string w;
+                                           for (const auto& c : cols) {
+                                             w += (w.empty() ? "" : " AND ") + QuoteIdentifier(c) + " IS NOT NULL";
+                                           }
+                                           return w;
+                                         }(),
+                                         list)));
+    if (!dup.rows.empty()) {
+      std::string values;
+      for (std::size_t i = 0; i < cols.size(); ++i) values += (i ? ", " : "") + dup.rows[0][i].value_or("NULL");
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("the new unique key {} on {} does not hold: ({}) appears {} times", name,
+                                   plan_.table, values, dup.rows[0][cols.size()].value_or("?")),
+                       "remove the duplicates first, or make the key non-unique");
+    }
+  }
+
+  // Leftovers of an earlier attempt go; then the shadow with the target definition.
+  SCION_TRY(conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(shadow_))));
+  SCION_ASSIGN_OR_RETURN(std::string start, CurrentPosition(*conn_));
+  SCION_TRY(conn_->Execute(fmt::format("CREATE TABLE {} LIKE {}", QuoteIdentifier(shadow_), QuoteIdentifier(plan_.table))));
+  shadow_created_ = true;
+  std::string clauses;
+  for (const auto& c : plan_.clauses) clauses += (clauses.empty() ? "" : ", ") + c;
+  SCION_TRY(conn_->Execute(fmt::format("ALTER TABLE {} {}", QuoteIdentifier(shadow_), clauses)));
+
+  std::vector<LiteralKind> kinds;
+  std::vector<std::string> charsets;
+  for (std::size_t i = 0; i < pk_.size(); ++i) {
+    kinds.push_back(KindOf(pk_types_[i]));
+    const schema::Column* c = from.FindColumn(pk_[i]);
+    charsets.push_back(!c->charset.empty() ? c->charset : (!from.charset.empty() ? from.charset : "utf8mb4"));
+  }
+  binlog::StreamOptions so{.endpoint = options_.connect.unix_socket,
+                           .user = options_.connect.user,
+                           .password = options_.connect.password,
+                           .start_position = start,
+                           .schemas = {plan_.schema},
+                           .tables = {plan_.table}};
+  follower_ = std::make_unique<Follower>(std::move(so), pk_, kinds, charsets);
+  follower_->Start(start);
+  SCION_ASSIGN_OR_RETURN(auto est, conn_->Query(fmt::format(
+                                       "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND "
+                                       "TABLE_NAME = {}",
+                                       QuoteString(plan_.schema), QuoteString(plan_.table))));
+  if (!est.rows.empty() && est.rows[0][0]) progress_.rows_estimate = std::stoull(*est.rows[0][0]);
+  return Ok();
+}
+
+std::string OnlineAlter::RangeWhere(const std::string& lower, const std::string& upper) const {
+  std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
+  std::string w;
+  if (!lower.empty()) w = fmt::format("{} > {}", key, pk_.size() == 1 ? lower : "(" + lower + ")");
+  if (!upper.empty()) {
+    w += (w.empty() ? "" : " AND ") + fmt::format("{} <= {}", key, pk_.size() == 1 ? upper : "(" + upper + ")");
+  }
+  return w.empty() ? "1" : w;
+}
+
+std::string OnlineAlter::CopyStatement(const std::string& where, bool locking_read) const {
+  return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}{}", QuoteIdentifier(shadow_),
+                     JoinQuoted(copy_columns_), JoinQuoted(copy_columns_), QuoteIdentifier(plan_.table), where,
+                     locking_read ? " LOCK IN SHARE MODE" : "");
+}
+
+// The literal of the key `offset` rows after `lower` (or the last key when fewer remain),
+// selected as text or hex so it round-trips whatever the type.
+static Result<std::optional<std::string>> KeyAt(mysql::AdminConnection& conn, const std::string& table,
+                                                const std::vector<std::string>& pk,
+                                                const std::vector<std::string>& types,
+                                                const std::vector<std::string>& charsets, const std::string& where,
+                                                std::uint64_t offset) {
+  std::string select;
+  for (std::size_t i = 0; i < pk.size(); ++i) {
+    auto kind = KindOf(types[i]);
+    std::string col = QuoteIdentifier(pk[i]);
+    select += (i ? ", " : "") + (kind == LiteralKind::kString || kind == LiteralKind::kBinary ? "HEX(" + col + ")" : col);
+  }
+  std::string order = JoinQuoted(pk);
+  SCION_ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format("SELECT {} FROM {} FORCE INDEX (PRIMARY) WHERE {} ORDER BY {} "
+                                                        "LIMIT 1 OFFSET {}",
+                                                        select, QuoteIdentifier(table), where, order, offset)));
+  if (r.rows.empty()) return std::optional<std::string>();
+  std::string lit;
+  for (std::size_t i = 0; i < pk.size(); ++i) {
+    std::string v = r.rows[0][i].value_or("NULL");
+    switch (KindOf(types[i])) {
+      case LiteralKind::kNumber:
+        break;
+      case LiteralKind::kString:
+        v = fmt::format("_{} X'{}'", charsets[i], v);
+        break;
+      case LiteralKind::kBinary:
+        v = fmt::format("X'{}'", v);
+        break;
+      case LiteralKind::kQuoted:
+        v = QuoteString(v);
+        break;
+    }
+    lit += (i ? ", " : "") + v;
+  }
+  return std::optional<std::string>(lit);
+}
+
+Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& watermark, bool& done) {
+  std::vector<std::string> charsets;
+  for (const auto& name : pk_) {
+    const schema::Column* c = plan_.from.FindColumn(name);
+    charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
+  }
+  std::uint64_t rows = chunk_rows_;
+  SCION_ASSIGN_OR_RETURN(auto upper, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(watermark, ""),
+                                          rows - 1));
+  std::string where = RangeWhere(watermark, upper ? *upper : "");
+  auto started = Clock::now();
+  // Re-copying a range replaces whatever the catch-up put there with the rows as they are now.
+  SCION_TRY(conn.Execute("BEGIN"));
+  auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
+  if (st) st = conn.Execute(CopyStatement(where, true));
+  Result<mysql::QueryResult> copied = st ? conn.Query("SELECT ROW_COUNT()") : std::unexpected(st.error());
+  if (!copied) {
+    (void)conn.Execute("ROLLBACK");
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("copying {} failed: {}", plan_.table, copied.error().message),
+                     "the rows do not fit the new definition; fix the data or the change");
+  }
+  SCION_TRY(conn.Execute("COMMIT"));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  if (!copied->rows.empty() && copied->rows[0][0]) progress_.rows_copied += std::stoull(*copied->rows[0][0]);
+  // Aim at the time target: scale the chunk by how far this one was off, within limits.
+  double factor = took.count() > 0 ? static_cast<double>(options_.chunk_target.count()) / took.count() : 2.0;
+  factor = std::clamp(factor, 0.5, 2.0);
+  chunk_rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(chunk_rows_ * factor), 100, options_.max_chunk_rows);
+  if (!upper) {
+    done = true;
+  } else {
+    watermark = *upper;
+  }
+  return Ok();
+}
+
+Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
+  for (;;) {
+    auto keys = follower_->Drain(kApplyBatch);
+    if (keys.empty()) return Ok();
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : ", ") + (pk_.size() == 1 ? k : "(" + k + ")");
+    std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
+    std::string where = fmt::format("{} IN ({})", key, list);
+    // Under LOCK TABLES (the cut-over) no transaction: BEGIN would release the table locks, and
+    // nothing else can write the tables anyway.
+    bool transaction = mode == ApplyMode::kOwnTransaction;
+    bool locking_read = mode != ApplyMode::kUnderLockTables;
+    if (transaction) SCION_TRY(conn.Execute("BEGIN"));
+    auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
+    if (st) st = conn.Execute(CopyStatement(where, locking_read));
+    if (!st) {
+      if (transaction) (void)conn.Execute("ROLLBACK");
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("applying changes of {} to the new table failed: {}", plan_.table,
+                                   st.error().message),
+                       "a row written during the change does not fit the new definition (e.g. a duplicate on a "
+                       "new unique key)");
+    }
+    if (transaction) SCION_TRY(conn.Execute("COMMIT"));
+    progress_.changes_applied += keys.size();
+  }
+}
+
+Status OnlineAlter::Throttle() {
+  for (int i = 0; i < 50 && !cancelled_; ++i) {
+    SCION_ASSIGN_OR_RETURN(auto r, conn_->Query("SHOW GLOBAL STATUS LIKE 'Threads_running'"));
+    std::uint64_t running = r.rows.empty() || !r.rows[0][1] ? 0 : std::stoull(*r.rows[0][1]);
+    if (running <= options_.max_threads_running) return Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Ok();  // never starve the copy forever
+}
+
+Status OnlineAlter::WaitCaughtUp(const std::string& position, std::chrono::milliseconds timeout) {
+  return follower_->WaitFor(position, timeout);
+}
+
+Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress) {
+  SCION_TRY(Prepare());
+  chunk_rows_ = options_.initial_chunk_rows;
+  std::string watermark;
+  bool done = false;
+  auto started = Clock::now();
+  progress_.phase = "copy";
+  while (!done) {
+    if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
+    SCION_TRY(follower_->status());
+    SCION_TRY(Throttle());
+    SCION_TRY(CopyChunk(*conn_, watermark, done));
+    SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    double secs = std::chrono::duration<double>(Clock::now() - started).count();
+    progress_.rows_per_second = secs > 0 ? progress_.rows_copied / secs : 0;
+    if (progress_.rows_per_second > 0 && progress_.rows_estimate > progress_.rows_copied) {
+      progress_.eta_seconds = (progress_.rows_estimate - progress_.rows_copied) / progress_.rows_per_second;
+    } else {
+      progress_.eta_seconds = done ? 0 : -1;
+    }
+    if (on_progress) on_progress(progress_);
+  }
+  progress_.phase = "catch-up";
+  SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
+  SCION_TRY(WaitCaughtUp(now, std::chrono::seconds(60)));
+  SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+  if (on_progress) on_progress(progress_);
+  return Ok();
+}
+
+Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper) {
+  std::string crc = "0";
+  if (!crc_columns_.empty()) {
+    std::string parts;
+    for (const auto& c : crc_columns_) {
+      parts += (parts.empty() ? "" : ", ") + fmt::format("{0}, ISNULL({0})", QuoteIdentifier(c));
+    }
+    crc = fmt::format("BIT_XOR(CRC32(CONCAT_WS('#', {})))", parts);
+  }
+  std::string where = RangeWhere(lower, upper);
+  auto sum = [&](const std::string& table) -> Result<std::string> {
+    SCION_ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format("SELECT COUNT(*), {} FROM {} WHERE {}", crc,
+                                                          QuoteIdentifier(table), where)));
+    return r.rows[0][0].value_or("") + "/" + r.rows[0][1].value_or("");
+  };
+  SCION_ASSIGN_OR_RETURN(std::string a, sum(plan_.table));
+  SCION_ASSIGN_OR_RETURN(std::string b, sum(shadow_));
+  return a == b;
+}
+
+Status OnlineAlter::Verify() {
+  progress_.phase = "verify";
+  std::vector<std::string> charsets;
+  for (const auto& name : pk_) {
+    const schema::Column* c = plan_.from.FindColumn(name);
+    charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
+  }
+  std::string lower;
+  int repairs = 0;
+  const std::uint64_t chunk = std::max<std::uint64_t>(chunk_rows_, 10000);
+  for (;;) {
+    if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
+    SCION_ASSIGN_OR_RETURN(auto upper, KeyAt(*conn_, plan_.table, pk_, pk_types_, charsets, RangeWhere(lower, ""),
+                                            chunk - 1));
+    std::string hi = upper ? *upper : "";
+    // Writes keep coming: bring the shadow up to date, then compare under shared locks so the
+    // chunk holds still while it is read twice.
+    SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    SCION_TRY(conn_->Execute("BEGIN"));
+    SCION_TRY(conn_->Execute(fmt::format("SELECT COUNT(*) FROM {} WHERE {} LOCK IN SHARE MODE",
+                                         QuoteIdentifier(plan_.table), RangeWhere(lower, hi))));
+    SCION_ASSIGN_OR_RETURN(std::string position, CurrentPosition(*conn_));
+    auto caught = WaitCaughtUp(position, std::chrono::seconds(30));
+    Status applied = caught ? ApplyPending(*conn_, ApplyMode::kInTransaction) : caught;
+    auto same = applied ? CheckChunk(*conn_, lower, hi) : Result<bool>(std::unexpected(applied.error()));
+    SCION_TRY(conn_->Execute("COMMIT"));
+    if (!same) return std::unexpected(same.error());
+    if (!*same) {
+      if (++repairs > options_.verify_repairs) {
+        return MakeError(ErrorCode::kInternal,
+                         fmt::format("verification of {} failed: the new table still differs from the old after {} "
+                                     "repairs",
+                                     plan_.table, options_.verify_repairs));
+      }
+      spdlog::warn("msg=\"verify mismatch, re-copying chunk\" table={}", plan_.table);
+      bool ignored = false;
+      std::string w = lower;
+      std::uint64_t saved = chunk_rows_;
+      chunk_rows_ = chunk;
+      auto st = CopyChunk(*conn_, w, ignored);
+      chunk_rows_ = saved;
+      SCION_TRY(st);
+      continue;  // check the same chunk again
+    }
+    if (!upper) return Ok();
+    lower = *upper;
+  }
+}
+
+Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
+  if (alters.empty()) return Ok();
+  const AlterOptions& o = alters[0]->options_;
+  const std::string& schema = alters[0]->plan_.schema;
+  std::string last_error;
+  for (int attempt = 1; attempt <= o.cutover_attempts; ++attempt) {
+    if (attempt > 1) std::this_thread::sleep_for(o.cutover_backoff * (attempt - 1));
+    SCION_ASSIGN_OR_RETURN(auto a, mysql::AdminConnection::Connect(o.connect));
+    SCION_ASSIGN_OR_RETURN(auto b, mysql::AdminConnection::Connect(o.connect));
+    for (auto* c : {a.get(), b.get()}) {
+      SCION_TRY(c->Execute(fmt::format("USE {}", QuoteIdentifier(schema))));
+      SCION_TRY(c->Execute(fmt::format("SET SESSION lock_wait_timeout = {}", o.cutover_lock_wait_seconds)));
+      SCION_TRY(c->Execute("SET SESSION time_zone = '+00:00'"));
+    }
+    SCION_ASSIGN_OR_RETURN(auto ida, a->Query("SELECT CONNECTION_ID()"));
+    SCION_ASSIGN_OR_RETURN(auto idb, b->Query("SELECT CONNECTION_ID()"));
+    (void)ida;
+    std::string b_id = idb.rows[0][0].value_or("0");
+
+    // The sentries carry the old tables' names: while one exists, the RENAME cannot happen.
+    std::string locks, sentries, renames;
+    for (auto* m : alters) {
+      SCION_TRY(a->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(m->old_))));
+      SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'",
+                                       QuoteIdentifier(m->old_))));
+      locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
+                           QuoteIdentifier(m->old_), QuoteIdentifier(m->shadow_));
+      sentries += (sentries.empty() ? "" : ", ") + QuoteIdentifier(m->old_);
+      renames += fmt::format("{}{} TO {}, {} TO {}", renames.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
+                             QuoteIdentifier(m->old_), QuoteIdentifier(m->shadow_), QuoteIdentifier(m->plan_.table));
+    }
+    auto drop_sentries = [&] { (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries)); };
+    auto started = Clock::now();
+    if (auto st = a->Execute("LOCK TABLES " + locks); !st) {
+      last_error = st.error().message;
+      spdlog::warn("msg=\"cut-over lock refused, will retry\" attempt={} error={}", attempt, log::Quote(last_error));
+      drop_sentries();
+      continue;
+    }
+    // Writes to the tables are held from here. Apply what was committed before the lock.
+    Status caught = Ok();
+    auto position = CurrentPosition(*a);
+    if (!position) caught = std::unexpected(position.error());
+    for (auto* m : alters) {
+      if (caught) caught = m->WaitCaughtUp(*position, std::chrono::seconds(o.cutover_lock_wait_seconds));
+      if (caught) caught = m->ApplyPending(*a, ApplyMode::kUnderLockTables);
+    }
+    if (!caught) {
+      last_error = caught.error().message;
+      (void)a->Execute("UNLOCK TABLES");
+      drop_sentries();
+      continue;
+    }
+    // The RENAME queues behind our locks; once it is seen waiting, dropping the sentries and
+    // unlocking lets it run before any held write.
+    Status renamed = Ok();
+    std::thread rename([&] { renamed = b->Execute("RENAME TABLE " + renames); });
+    bool waiting = false;
+    std::string seen;
+    while (Clock::now() - started < std::chrono::seconds(o.cutover_lock_wait_seconds) * 2) {
+      auto r = a->Query(fmt::format("SELECT STATE, INFO FROM information_schema.PROCESSLIST WHERE ID = {}", b_id));
+      if (!r) seen = r.error().message;
+      if (r && !r->rows.empty()) seen = r->rows[0][0].value_or("NULL") + " / " + r->rows[0][1].value_or("NULL");
+      if (r && !r->rows.empty() && r->rows[0][0] && r->rows[0][0]->find("metadata lock") != std::string::npos) {
+        waiting = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (waiting) {
+      auto dropped = a->Execute(fmt::format("DROP TABLE {}", sentries));
+      if (!dropped) {
+        spdlog::warn("msg=\"cannot drop the cut-over sentry\" error={}", log::Quote(dropped.error().message));
+        waiting = false;
+      }
+    } else {
+      spdlog::warn("msg=\"the RENAME was not seen waiting\" last_state={}", log::Quote(seen));
+    }
+    (void)a->Execute("UNLOCK TABLES");
+    rename.join();
+    auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    if (waiting && renamed) {
+      for (auto* m : alters) {
+        m->cut_over_ = true;
+        m->progress_.phase = "complete";
+        if (m->follower_) m->follower_->Stop();
+      }
+      spdlog::info("msg=\"cut-over complete\" tables={} held_ms={} attempt={}", alters.size(), held.count(), attempt);
+      return Ok();
+    }
+    // The RENAME failed (the sentries were still there): nothing changed; try again.
+    last_error = renamed ? "the RENAME did not queue in time" : renamed.error().message;
+    drop_sentries();
+    spdlog::warn("msg=\"cut-over attempt failed\" attempt={} error={}", attempt, log::Quote(last_error));
+  }
+  return MakeError(ErrorCode::kUnavailable,
+                   fmt::format("cut-over did not succeed in {} attempts: {}", o.cutover_attempts, last_error),
+                   "a long-running transaction or lock holds the table; find it with SHOW PROCESSLIST, let it finish, "
+                   "and retry");
+}
+
+}  // namespace scion::migrate

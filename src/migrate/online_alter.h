@@ -1,0 +1,117 @@
+// Online schema change of one table without triggers, like gh-ost and Vitess: a shadow table
+// with the target definition, a binlog follower that notes which rows change, a chunked copy in
+// primary-key order, verification, and an atomic cut-over that holds the table's writes for
+// milliseconds. The old table is kept (renamed) for a revert.
+//
+// Rows are never read out and written back: both the copy and the catch-up re-read the source
+// inside MariaDB (DELETE the keys from the shadow, then INSERT ... SELECT them from the source
+// with shared locks, in one transaction), so the shadow converges to the source whatever the
+// interleaving, a row deleted during the copy is never resurrected, and a duplicate on a new
+// unique key is an error, never a silently dropped row.
+//
+// Thread safety: one thread drives an OnlineAlter; Cancel() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "migrate/plan.h"
+#include "mysql/admin_connection.h"
+
+namespace scion::migrate {
+
+struct AlterOptions {
+  mysql::ConnectOptions connect;  // the instance, with an account that may ALTER, RENAME and replicate
+  std::chrono::milliseconds chunk_target{500};  // a copy chunk should take about this long
+  std::uint64_t initial_chunk_rows = 1000;
+  std::uint64_t max_chunk_rows = 100000;
+  std::uint64_t max_threads_running = 16;  // copy pauses while the instance is busier than this
+  int cutover_lock_wait_seconds = 1;      // longest a cut-over attempt may hold or wait for locks
+  int cutover_attempts = 5;
+  std::chrono::milliseconds cutover_backoff{500};
+  int verify_repairs = 3;  // mismatching chunks re-copied before verification fails
+};
+
+struct Progress {
+  std::string table;
+  std::string phase;  // "copy", "catch-up", "verify", "cut-over", "complete"
+  std::uint64_t rows_copied = 0;
+  std::uint64_t rows_estimate = 0;  // from the table statistics
+  double rows_per_second = 0;
+  double eta_seconds = -1;  // unknown: -1
+  std::uint64_t changes_applied = 0;
+  int percent() const;
+};
+
+class OnlineAlter {
+ public:
+  OnlineAlter(AlterOptions options, TablePlan plan);
+  // Stops following the binlog; drops the shadow table unless it was cut over.
+  ~OnlineAlter();
+  OnlineAlter(const OnlineAlter&) = delete;
+  OnlineAlter& operator=(const OnlineAlter&) = delete;
+
+  // Checks the change can run online (a primary key that survives, new unique keys that hold on
+  // the data), creates the shadow table, follows the binlog and copies every row, catching up
+  // as it goes. `on_progress` is called after each chunk.
+  Status Copy(const std::function<void(const Progress&)>& on_progress = {});
+
+  // Compares source and shadow chunk by chunk (row count and a CRC over the columns both keep
+  // with the same type) and re-copies a mismatching chunk, up to `verify_repairs` times.
+  Status Verify();
+
+  // Swaps each shadow in for its table in one RENAME: a sentry table and LOCK TABLES hold the
+  // tables' writes while the last changes are applied, then a waiting RENAME takes over. A lock
+  // that cannot be had within the wait (a long transaction) is retried with backoff, then
+  // refused with a clear error; writes are never answered with errors, only held.
+  static Status CutOver(const std::vector<OnlineAlter*>& alters);
+  Status CutOver() { return CutOver({this}); }
+
+  // Ends Copy() or Verify() soon with kConflict ("cancelled"). Thread-safe.
+  void Cancel() { cancelled_ = true; }
+
+  const TablePlan& plan() const { return plan_; }
+  const std::string& shadow_table() const { return shadow_; }
+  const std::string& old_table() const { return old_; }  // after cut-over: the previous table ("<t>_scion_old")
+  bool cut_over() const { return cut_over_; }
+  Progress progress() const;
+
+  class Follower;
+
+ private:
+  Status Prepare();
+  Status CopyChunk(mysql::AdminConnection& conn, std::string& watermark_literal, bool& done);
+  enum class ApplyMode {
+    kOwnTransaction,  // BEGIN ... COMMIT around each batch, shared locks on the source rows
+    kInTransaction,   // inside the caller's transaction, shared locks on the source rows
+    kUnderLockTables, // the cut-over: no transaction (BEGIN would release the table locks)
+  };
+  Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
+  Status Throttle();
+  Result<bool> CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
+  std::string RangeWhere(const std::string& lower, const std::string& upper) const;
+  std::string CopyStatement(const std::string& where, bool locking_read) const;
+  Status WaitCaughtUp(const std::string& position, std::chrono::milliseconds timeout);
+
+  AlterOptions options_;
+  TablePlan plan_;
+  std::string shadow_, old_;
+  std::vector<std::string> pk_;           // primary key columns of the source
+  std::vector<std::string> pk_types_;     // their types, for literals
+  std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
+  std::vector<std::string> crc_columns_;  // copied columns whose type does not change
+  std::unique_ptr<mysql::AdminConnection> conn_;
+  std::unique_ptr<Follower> follower_;
+  std::uint64_t chunk_rows_ = 1000;
+  std::atomic<bool> cancelled_{false};
+  bool shadow_created_ = false;
+  bool cut_over_ = false;
+  Progress progress_;
+};
+
+}  // namespace scion::migrate

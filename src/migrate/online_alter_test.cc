@@ -1,0 +1,268 @@
+#include "migrate/online_alter.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "fleet/scratch.h"
+#include "schema/introspect.h"
+
+namespace scion::migrate {
+namespace {
+
+using namespace std::chrono_literals;
+
+class OnlineAlterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto instance = fleet::ScratchInstance::Start({.database = "shop"});
+    ASSERT_TRUE(instance.has_value()) << instance.error().ToString();
+    instance_ = std::move(*instance).release();
+  }
+  static void TearDownTestSuite() {
+    delete instance_;
+    instance_ = nullptr;
+  }
+
+  void SetUp() override {
+    auto c = instance_->Connect("shop");
+    ASSERT_TRUE(c.has_value()) << c.error().ToString();
+    conn_ = std::move(*c);
+    auto tables = conn_->Query("SHOW TABLES");
+    ASSERT_TRUE(tables.has_value());
+    for (const auto& row : tables->rows) Exec(fmt::format("DROP TABLE `{}`", *row[0]));
+  }
+
+  void Exec(const std::string& sql) {
+    auto st = conn_->Execute(sql);
+    ASSERT_TRUE(st.has_value()) << sql << ": " << st.error().ToString();
+  }
+  std::string Scalar(const std::string& sql) {
+    auto r = conn_->Query(sql);
+    EXPECT_TRUE(r.has_value()) << sql;
+    if (!r || r->rows.empty() || !r->rows[0][0]) return "NULL";
+    return *r->rows[0][0];
+  }
+
+  AlterOptions Options() const {
+    AlterOptions o;
+    o.connect = instance_->InternalConnectOptions();
+    o.chunk_target = 50ms;
+    o.initial_chunk_rows = 200;
+    o.cutover_backoff = 100ms;
+    return o;
+  }
+
+  // Plans the change of `table` from its current definition to `target_sql` (a CREATE TABLE of
+  // the same table, in a scratch schema).
+  TablePlan Plan(const std::string& table, const std::string& target_sql) {
+    Exec("DROP DATABASE IF EXISTS target_def");
+    Exec("CREATE DATABASE target_def");
+    Exec("USE target_def");
+    Exec(target_sql);
+    Exec("USE shop");
+    auto from = schema::Introspect(*conn_, "shop");
+    auto to = schema::Introspect(*conn_, "target_def");
+    EXPECT_TRUE(from && to);
+    auto plan = PlanTable(*conn_, "shop", from->tables.at(table), to->tables.at(table));
+    EXPECT_TRUE(plan.has_value()) << plan.error().ToString();
+    return *plan;
+  }
+
+  // The checksum of `columns` of a table, row by row in key order.
+  std::string Checksum(const std::string& table, const std::string& columns) {
+    return Scalar(fmt::format("SELECT CONCAT(COUNT(*), '/', COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', {0}))), 0)) FROM {1}",
+                              columns, table));
+  }
+
+  static fleet::ScratchInstance* instance_;
+  std::unique_ptr<mysql::AdminConnection> conn_;
+};
+
+fleet::ScratchInstance* OnlineAlterTest::instance_ = nullptr;
+
+TEST_F(OnlineAlterTest, PlansInstantOrCopyWithTheReason) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)");
+  auto add = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, note VARCHAR(20))");
+  EXPECT_EQ(add.strategy, Strategy::kInstant) << add.reason;
+  auto widen = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0)");
+  EXPECT_EQ(widen.strategy, Strategy::kCopy);
+  EXPECT_NE(widen.reason.find("INSTANT"), std::string::npos) << widen.reason;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME LIKE '\\_scion\\_plan%'"), "0");
+  ASSERT_TRUE(ApplyInstant(*conn_, add).has_value());
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_NAME = 't' AND TABLE_SCHEMA = 'shop'"),
+            "3");
+}
+
+TEST_F(OnlineAlterTest, CopiesEveryColumnTypeAndCutsOver) {
+  Exec(R"(CREATE TABLE t (
+    id BIGINT UNSIGNED PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, i INT NOT NULL DEFAULT 0,
+    dec1 DECIMAL(12,3), f FLOAT, d DOUBLE, b BIT(5), dt DATE, tm TIME(3), dtm DATETIME(6), ts TIMESTAMP(2) NULL,
+    y YEAR, c CHAR(5), vc VARCHAR(40), vb VARBINARY(16), tx TEXT, bl BLOB, e ENUM('a','b','c'), st SET('x','y'),
+    j JSON, u VARCHAR(10) CHARACTER SET latin1))");
+  Exec(R"(INSERT INTO t SELECT seq, CAST(seq AS SIGNED) % 128 - 64, seq, -CAST(seq AS SIGNED), seq * 7, seq / 7,
+           seq / 3, seq / 9, seq % 32,
+           '2024-01-01' + INTERVAL seq DAY, SEC_TO_TIME(seq), '2020-01-01 00:00:00.123456' + INTERVAL seq SECOND,
+           '2021-06-01 10:00:00.5' + INTERVAL seq MINUTE, 1990 + seq % 100, LEFT(MD5(seq), 5),
+           CONCAT('naïve ', seq, ' ✓'), UNHEX(MD5(seq)), REPEAT('x', seq % 300), UNHEX(SHA2(seq, 256)),
+           ELT(1 + seq % 3, 'a', 'b', 'c'), IF(seq % 2, 'x,y', 'y'), JSON_OBJECT('n', seq), 'café'
+         FROM seq_1_to_3000)");
+  Exec("INSERT INTO t (id) VALUES (100000)");  // NULLs and defaults everywhere
+  auto plan = Plan("t", R"(CREATE TABLE t (
+    id BIGINT UNSIGNED PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, i BIGINT NOT NULL DEFAULT 0,
+    dec1 DECIMAL(12,3), f FLOAT, d DOUBLE, b BIT(5), dt DATE, tm TIME(3), dtm DATETIME(6), ts TIMESTAMP(2) NULL,
+    y YEAR, c CHAR(5), vc VARCHAR(40), vb VARBINARY(16), tx TEXT, bl BLOB, e ENUM('a','b','c'), st SET('x','y'),
+    j JSON, u VARCHAR(10) CHARACTER SET latin1, added INT NOT NULL DEFAULT 7, KEY k_i (i)))");
+  ASSERT_EQ(plan.strategy, Strategy::kCopy);
+  std::string cols = "id, ti, si, mi, i, dec1, f, d, b, dt, tm, dtm, ts, y, c, vc, HEX(vb), tx, HEX(bl), e, st, j, u";
+  std::string before = Checksum("t", cols);
+
+  OnlineAlter alter(Options(), plan);
+  std::vector<int> percents;
+  ASSERT_TRUE(alter.Copy([&](const Progress& p) { percents.push_back(p.percent()); }).has_value());
+  ASSERT_TRUE(alter.Verify().has_value());
+  ASSERT_TRUE(alter.CutOver().has_value());
+  EXPECT_TRUE(alter.cut_over());
+  EXPECT_GT(percents.size(), 1u);
+  EXPECT_EQ(Checksum("t", cols), before);
+  EXPECT_EQ(Checksum(alter.old_table(), cols), before);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM t WHERE added = 7"), "3001");
+  EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
+                   "AND COLUMN_NAME = 'i'"),
+            "bigint");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
+                   "'%\\_scion\\_new'"),
+            "0");
+}
+
+TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_60000");
+  Exec("INSERT INTO control SELECT * FROM t");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
+                        "extra INT DEFAULT NULL)");
+
+  // The storm: inserts, updates, deletes (also of rows the copy has not reached) and primary
+  // key changes, each applied to `t` and to `control` in one transaction.
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0}, errors{0};
+  std::atomic<long long> max_latency_us{0};
+  std::thread writer([&] {
+    auto c = instance_->Connect("shop");
+    ASSERT_TRUE(c.has_value());
+    std::mt19937 rng(42);
+    int next_id = 100000;
+    while (!stop) {
+      int id = 1 + static_cast<int>(rng() % 70000);
+      std::string stmt;
+      switch (rng() % 5) {
+        case 0:
+          stmt = fmt::format("INSERT INTO {{}} (id, k, v) VALUES ({}, {}, 'new')", next_id, next_id);
+          ++next_id;
+          break;
+        case 1:
+          stmt = fmt::format("UPDATE {{}} SET k = k + 1, v = CONCAT('u', {}) WHERE id = {}", rng() % 1000, id);
+          break;
+        case 2:
+          stmt = fmt::format("DELETE FROM {{}} WHERE id = {}", id);
+          break;
+        case 3:
+          stmt = fmt::format("UPDATE {{}} SET id = {} WHERE id = {}", next_id++, id);
+          break;
+        default:
+          stmt = fmt::format("DELETE FROM {{}} WHERE id BETWEEN {} AND {}", id, id + 3);
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      bool ok = (*c)->Execute("BEGIN").has_value() && (*c)->Execute(fmt::format(fmt::runtime(stmt), "t")).has_value() &&
+                (*c)->Execute(fmt::format(fmt::runtime(stmt), "control")).has_value() &&
+                (*c)->Execute("COMMIT").has_value();
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+      long long prev = max_latency_us.load();
+      while (us > prev && !max_latency_us.compare_exchange_weak(prev, us)) {
+      }
+      if (!ok) {
+        ++errors;
+        (void)(*c)->Execute("ROLLBACK");
+      }
+      ++writes;
+    }
+  });
+
+  OnlineAlter alter(Options(), plan);
+  auto copied = alter.Copy();
+  auto verified = copied ? alter.Verify() : copied;
+  auto cut = verified ? alter.CutOver() : verified;
+  std::this_thread::sleep_for(300ms);  // writes after the cut-over land in the new table
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(cut.has_value()) << cut.error().ToString();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(writes.load(), 100);
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"))
+      << "only in t: " << Scalar("SELECT GROUP_CONCAT(id) FROM t WHERE id NOT IN (SELECT id FROM control)")
+      << "; only in control: " << Scalar("SELECT GROUP_CONCAT(id) FROM control WHERE id NOT IN (SELECT id FROM t)")
+      << "; different: "
+      << Scalar("SELECT GROUP_CONCAT(t.id) FROM t JOIN control c USING (id) WHERE NOT (t.k <=> c.k AND t.v <=> c.v)");
+  EXPECT_LT(max_latency_us.load(), 2'000'000) << "a write was held too long";
+  RecordProperty("writes", writes.load());
+  RecordProperty("max_write_latency_us", static_cast<int>(max_latency_us.load()));
+}
+
+TEST_F(OnlineAlterTest, NewUniqueKeyOnDuplicatesFailsCleanly) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, email VARCHAR(64))");
+  Exec("INSERT INTO t VALUES (1, 'a@x'), (2, 'b@x'), (3, 'a@x')");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, email VARCHAR(64), UNIQUE KEY email (email))");
+  {
+    OnlineAlter alter(Options(), plan);
+    auto st = alter.Copy();
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(st.error().message.find("a@x"), std::string::npos) << st.error().message;
+  }
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM t"), "3");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'"), "1");
+}
+
+TEST_F(OnlineAlterTest, LongTransactionBlocksCutOverBoundedThenItSucceeds) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL)");
+  Exec("INSERT INTO t SELECT seq, seq FROM seq_1_to_1000");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL)");
+  auto options = Options();
+  options.cutover_attempts = 2;
+  OnlineAlter alter(options, plan);
+  ASSERT_TRUE(alter.Copy().has_value());
+
+  auto holder = instance_->Connect("shop");
+  ASSERT_TRUE(holder.has_value());
+  ASSERT_TRUE((*holder)->Execute("BEGIN").has_value());
+  ASSERT_TRUE((*holder)->Query("SELECT * FROM t WHERE id = 1").has_value());  // holds the table's metadata lock
+
+  // An application write during the failed attempts waits at most about the lock cap.
+  auto writer = instance_->Connect("shop");
+  ASSERT_TRUE(writer.has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  auto st = alter.CutOver();
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(st.error().message.find("2 attempts"), std::string::npos) << st.error().message;
+  EXPECT_LT(took, 15s);
+  auto w0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*writer)->Execute("INSERT INTO t VALUES (5000, 1)").has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - w0, 2s);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
+                   "'%\\_scion\\_old'"),
+            "0");
+
+  ASSERT_TRUE((*holder)->Execute("COMMIT").has_value());
+  ASSERT_TRUE(alter.CutOver().has_value());
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM t"), "1001");
+}
+
+}  // namespace
+}  // namespace scion::migrate
