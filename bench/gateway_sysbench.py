@@ -213,6 +213,8 @@ def main():
                              "wait timeouts are MariaDB's answers under contention, not failures; they are counted)")
     parser.add_argument("--json", dest="json_out", help="write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra argument for scion server, e.g. --server-arg=--mysql-threads=1 (repeatable)")
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     tests = args.tests.split(",")
@@ -227,7 +229,7 @@ def main():
 
     server = twin = None
     try:
-        server = start_server(scion_harness, root)
+        server = start_server(scion_harness, root, args.server_arg)
         server.run("database", "create", "mydb", "--wait", check=True)
         pw = server.password("mydb", "main", "admin", "bench")
         sock = server.branch_socket("mydb", "main")

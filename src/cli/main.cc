@@ -154,6 +154,9 @@ void AddServer(CLI::App& app, std::function<int()>& action) {
                 "Address of the MySQL gateway applications connect to (port 0 picks a free port; use 0.0.0.0:3306 "
                 "to accept other machines)")
       ->capture_default_str();
+  s->add_option("--mysql-threads", gw.threads, "I/O threads of the MySQL gateway (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   s->add_option("--tls-hostname", gw.tls_hostnames,
                 "Extra DNS name or IP address for the generated gateway certificate (repeatable; localhost and "
                 "127.0.0.1 are always in it)");

@@ -408,7 +408,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       SetPhase(Phase::kIdle);
       std::uint8_t first_seq = 0, seq = 0;
-      auto read = co_await io_.ReadPacket(payload, first_seq, seq, gw_.options_.max_packet);
+      auto read = co_await io_.ReadPacket(payload, first_seq, seq, gw_.options_.max_packet, /*idle=*/true);
       if (kill_reason_) {
         co_await SendKilled();
         co_return;
@@ -546,6 +546,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     bool continuation = false;   // the next frame continues a packet of 16 MB or more
     bool done = false;
     bool sent_any = false;
+    bool waiting_for_answer = true;  // the backend has only just been sent the command
     for (;;) {
       const char* p = in.data();
       std::size_t avail = in.buffered();
@@ -578,7 +579,9 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
         sent_any = true;
       }
       if (done && frame_left == 0 && !continuation) break;
-      if (auto st = co_await in.Fill(in.buffered() + 1); !st) {
+      auto filled = co_await in.Fill(in.buffered() + 1, waiting_for_answer);
+      waiting_for_answer = false;
+      if (auto st = filled; !st) {
         if (!sent_any && !kill_reason_) co_await LostBackend(reply_seq, st);
         co_return std::unexpected(st.error());
       }

@@ -27,6 +27,16 @@ using asio::awaitable;
 using boost::system::error_code;
 
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+template <typename Socket>
+awaitable<std::tuple<error_code, std::size_t>> WaitThenReadSocket(Socket& socket, asio::mutable_buffer buf) {
+  for (;;) {
+    auto [ec] = co_await socket.async_wait(Socket::wait_read, kNoThrow);
+    if (ec) co_return std::tuple<error_code, std::size_t>{ec, 0};
+    std::size_t n = socket.read_some(buf, ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again) co_return std::tuple{ec, n};
+  }
+}
 inline constexpr std::size_t kFrameHeader = 4;
 inline constexpr std::size_t kReadChunk = 64 << 10;  // reads of large packets
 
@@ -37,6 +47,11 @@ class Transport {
   virtual ~Transport() = default;
   virtual awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) = 0;
   virtual awaitable<error_code> WriteAll(asio::const_buffer buf) = 0;
+  // Like ReadSome, for when nothing is expected to be there yet (the peer has not answered):
+  // waits for readiness first instead of trying a read that would fail, saving a system call.
+  virtual awaitable<std::tuple<error_code, std::size_t>> WaitThenRead(asio::mutable_buffer buf) {
+    co_return co_await ReadSome(buf);
+  }
   virtual void Cancel() = 0;
   virtual void Close() = 0;
 };
@@ -61,6 +76,10 @@ class TcpTransport final : public Transport {
   awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) override {
     if (ssl_) co_return co_await ssl_->async_read_some(buf, kNoThrow);
     co_return co_await tcp_.async_read_some(buf, kNoThrow);
+  }
+  awaitable<std::tuple<error_code, std::size_t>> WaitThenRead(asio::mutable_buffer buf) override {
+    if (ssl_) co_return co_await ssl_->async_read_some(buf, kNoThrow);
+    co_return co_await WaitThenReadSocket(tcp_, buf);
   }
   awaitable<error_code> WriteAll(asio::const_buffer buf) override {
     error_code ec;
@@ -91,6 +110,9 @@ class UnixTransport final : public Transport {
   explicit UnixTransport(unix_stream::socket socket) : socket_(std::move(socket)) {}
   awaitable<std::tuple<error_code, std::size_t>> ReadSome(asio::mutable_buffer buf) override {
     co_return co_await socket_.async_read_some(buf, kNoThrow);
+  }
+  awaitable<std::tuple<error_code, std::size_t>> WaitThenRead(asio::mutable_buffer buf) override {
+    co_return co_await WaitThenReadSocket(socket_, buf);
   }
   awaitable<error_code> WriteAll(asio::const_buffer buf) override {
     auto [ec, n] = co_await asio::async_write(socket_, buf, kNoThrow);
@@ -128,11 +150,13 @@ class Framed {
 
   // Reads one logical packet (continuation frames joined) into `out`; `seq` gets the sequence id
   // of its last frame, `first_seq` that of its first.
-  awaitable<Status> ReadPacket(std::string& out, std::uint8_t& first_seq, std::uint8_t& seq, std::size_t max) {
+  // `idle`: the peer is not expected to have sent it yet (see Fill).
+  awaitable<Status> ReadPacket(std::string& out, std::uint8_t& first_seq, std::uint8_t& seq, std::size_t max,
+                               bool idle = false) {
     out.clear();
     bool first = true;
     for (;;) {
-      SCION_CO_TRY(co_await Fill(kFrameHeader));
+      SCION_CO_TRY(co_await Fill(kFrameHeader, idle && first));
       std::size_t len = FrameLength();
       seq = static_cast<std::uint8_t>(buf_[begin_ + 3]);
       if (first) first_seq = seq;
@@ -175,7 +199,8 @@ class Framed {
   }
 
   // Makes at least `n` bytes available in the buffer.
-  awaitable<Status> Fill(std::size_t n) {
+  // `idle`: nothing is expected to be there yet (see Transport::WaitThenRead).
+  awaitable<Status> Fill(std::size_t n, bool idle = false) {
     if (end_ - begin_ >= n) co_return Ok();
     if (begin_ > 0 && (begin_ == end_ || begin_ > buf_.size() / 2 || buf_.size() - begin_ < n)) {
       std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_), buf_.begin() + static_cast<std::ptrdiff_t>(end_),
@@ -186,7 +211,9 @@ class Framed {
     if (buf_.size() < n) buf_.resize(n);
     while (end_ - begin_ < n) {
       std::size_t room = exact_ ? n - (end_ - begin_) : buf_.size() - end_;
-      auto [ec, got] = co_await t_.ReadSome(asio::buffer(buf_.data() + end_, room));
+      auto [ec, got] = idle ? co_await t_.WaitThenRead(asio::buffer(buf_.data() + end_, room))
+                            : co_await t_.ReadSome(asio::buffer(buf_.data() + end_, room));
+      idle = false;
       if (ec) co_return std::unexpected(IoError(ec, "read"));
       end_ += got;
     }
