@@ -209,6 +209,7 @@ OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::m
 }
 
 OnlineAlter::~OnlineAlter() {
+  StopRevertSync();
   if (follower_) follower_->Stop();
   if (shadow_created_ && !cut_over_ && conn_) {
     (void)conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", Qualified(plan_.schema, shadow_)));
@@ -329,7 +330,7 @@ std::string OnlineAlter::RangeWhere(const std::string& lower, const std::string&
 }
 
 std::string OnlineAlter::CopyStatement(const std::string& where, bool locking_read) const {
-  return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}{}", QuoteIdentifier(shadow_),
+  return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}{}", QuoteIdentifier(target()),
                      JoinQuoted(copy_columns_), JoinQuoted(copy_columns_), QuoteIdentifier(plan_.table), where,
                      locking_read ? " LOCK IN SHARE MODE" : "");
 }
@@ -423,13 +424,13 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
     bool transaction = mode == ApplyMode::kOwnTransaction;
     bool locking_read = mode != ApplyMode::kUnderLockTables;
     if (transaction) SCION_TRY(conn.Execute("BEGIN"));
-    auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
+    auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(target()), where));
     if (st) st = conn.Execute(CopyStatement(where, locking_read));
     if (!st) {
       if (transaction) (void)conn.Execute("ROLLBACK");
       return MakeError(ErrorCode::kFailedPrecondition,
-                       fmt::format("applying changes of {} to the new table failed: {}", plan_.table,
-                                   st.error().message),
+                       fmt::format("applying changes of {} to {} failed: {}", plan_.table,
+                                   reverse_ ? "the previous table" : "the new table", st.error().message),
                        "a row written during the change does not fit the new definition (e.g. a duplicate on a "
                        "new unique key)");
     }
@@ -573,14 +574,15 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
     // The sentries carry the old tables' names: while one exists, the RENAME cannot happen.
     std::string locks, sentries, renames;
     for (auto* m : alters) {
-      SCION_TRY(a->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(m->old_))));
+      SCION_TRY(a->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(m->parked()))));
       SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'",
-                                       QuoteIdentifier(m->old_))));
+                                       QuoteIdentifier(m->parked()))));
       locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
-                           QuoteIdentifier(m->old_), QuoteIdentifier(m->shadow_));
-      sentries += (sentries.empty() ? "" : ", ") + QuoteIdentifier(m->old_);
+                           QuoteIdentifier(m->parked()), QuoteIdentifier(m->incoming()));
+      sentries += (sentries.empty() ? "" : ", ") + QuoteIdentifier(m->parked());
       renames += fmt::format("{}{} TO {}, {} TO {}", renames.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
-                             QuoteIdentifier(m->old_), QuoteIdentifier(m->shadow_), QuoteIdentifier(m->plan_.table));
+                             QuoteIdentifier(m->parked()), QuoteIdentifier(m->incoming()),
+                             QuoteIdentifier(m->plan_.table));
     }
     auto drop_sentries = [&] { (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries)); };
     auto started = Clock::now();
@@ -634,8 +636,9 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
     auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     if (waiting && renamed) {
       for (auto* m : alters) {
-        m->cut_over_ = true;
-        m->progress_.phase = "complete";
+        m->cut_over_ = !m->reverse_;
+        m->cutover_position_ = *position;
+        m->progress_.phase = m->reverse_ ? "reverted" : "complete";
         if (m->follower_) m->follower_->Stop();
       }
       spdlog::info("msg=\"cut-over complete\" tables={} held_ms={} attempt={}", alters.size(), held.count(), attempt);
@@ -650,6 +653,79 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
                    fmt::format("cut-over did not succeed in {} attempts: {}", o.cutover_attempts, last_error),
                    "a long-running transaction or lock holds the table; find it with SHOW PROCESSLIST, let it finish, "
                    "and retry");
+}
+
+Status OnlineAlter::StartRevertSync() {
+  if (!cut_over_) return MakeError(ErrorCode::kFailedPrecondition, "the table was not cut over");
+  if (revert_thread_.joinable()) return Ok();
+  reverse_ = true;  // changes now flow from the new table into the previous one
+  std::vector<LiteralKind> kinds;
+  std::vector<std::string> charsets;
+  for (std::size_t i = 0; i < pk_.size(); ++i) {
+    kinds.push_back(KindOf(pk_types_[i]));
+    const schema::Column* c = plan_.to.FindColumn(pk_[i]);
+    charsets.push_back(c && !c->charset.empty() ? c->charset
+                                                : (!plan_.to.charset.empty() ? plan_.to.charset : "utf8mb4"));
+  }
+  binlog::StreamOptions so{.endpoint = options_.connect.unix_socket,
+                           .user = options_.connect.user,
+                           .password = options_.connect.password,
+                           .start_position = cutover_position_,
+                           .schemas = {plan_.schema},
+                           .tables = {plan_.table}};
+  follower_ = std::make_unique<Follower>(std::move(so), pk_, kinds, charsets);
+  follower_->Start(cutover_position_);
+  SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options_.connect));
+  SCION_TRY(conn->Execute("SET SESSION time_zone = '+00:00'"));
+  SCION_TRY(conn->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
+  revert_stop_ = false;
+  revert_thread_ = std::thread([this, conn = std::move(conn)]() mutable {
+    while (!revert_stop_) {
+      auto st = follower_->status();
+      if (st) st = ApplyPending(*conn, ApplyMode::kOwnTransaction);
+      if (!st) {
+        std::lock_guard lock(revert_mu_);
+        revert_error_ = st.error();
+        spdlog::warn("msg=\"revert sync stopped\" table={} error={}", plan_.table, log::Quote(st.error().message));
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  return Ok();
+}
+
+void OnlineAlter::StopRevertSync() {
+  revert_stop_ = true;
+  if (revert_thread_.joinable()) revert_thread_.join();
+}
+
+std::optional<Error> OnlineAlter::revert_error() const {
+  std::lock_guard lock(revert_mu_);
+  return revert_error_;
+}
+
+Status OnlineAlter::Revert() {
+  if (!reverse_) return MakeError(ErrorCode::kFailedPrecondition, "no revert window is open for this table");
+  StopRevertSync();
+  if (auto e = revert_error()) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cannot revert {}: {}", plan_.table, e->message),
+                     "rows written since the deploy do not fit the previous definition");
+  }
+  auto st = CutOver({this});
+  if (!st) {
+    (void)StartRevertSync();  // keep the window open; re-applying from the cut-over is idempotent
+    return st;
+  }
+  return Ok();
+}
+
+Status OnlineAlter::SkipRevert() {
+  StopRevertSync();
+  if (follower_) follower_->Stop();
+  if (!conn_) return Ok();
+  return conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(old_)));
 }
 
 }  // namespace scion::migrate

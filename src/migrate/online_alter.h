@@ -16,6 +16,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -72,6 +75,19 @@ class OnlineAlter {
   static Status CutOver(const std::vector<OnlineAlter*>& alters);
   Status CutOver() { return CutOver({this}); }
 
+  // After CutOver(): keeps the previous table (old_table()) in sync with the new one, applying
+  // every change through the same column mapping in reverse, on a thread of its own, until
+  // Revert() or SkipRevert().
+  Status StartRevertSync();
+  // Cuts back over to the previous table, with every write made since the deploy; the new table
+  // is parked as shadow_table() and dropped with this object. Refused with the reason when a row
+  // does not fit the old definition.
+  Status Revert();
+  // Ends the revert window: stops the sync and drops the previous table.
+  Status SkipRevert();
+  // The first error of the revert sync (e.g. a value too wide for the old column), if any.
+  std::optional<Error> revert_error() const;
+
   // Ends Copy() or Verify() soon with kConflict ("cancelled"). Thread-safe.
   void Cancel() { cancelled_ = true; }
 
@@ -107,6 +123,19 @@ class OnlineAlter {
   std::vector<std::string> crc_columns_;  // copied columns whose type does not change
   std::unique_ptr<mysql::AdminConnection> conn_;
   std::unique_ptr<Follower> follower_;
+  // Where changes are applied (the shadow; the previous table during a revert window), which
+  // table a cut-over brings in, and the name the current one is parked under.
+  const std::string& target() const { return reverse_ ? old_ : shadow_; }
+  const std::string& incoming() const { return reverse_ ? old_ : shadow_; }
+  const std::string& parked() const { return reverse_ ? shadow_ : old_; }
+  void StopRevertSync();
+
+  bool reverse_ = false;
+  std::string cutover_position_;  // binlog position read while the cut-over held the locks
+  std::thread revert_thread_;
+  std::atomic<bool> revert_stop_{false};
+  mutable std::mutex revert_mu_;
+  std::optional<Error> revert_error_;  // guarded by revert_mu_
   std::uint64_t chunk_rows_ = 1000;
   std::atomic<bool> cancelled_{false};
   bool shadow_created_ = false;

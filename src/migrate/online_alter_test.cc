@@ -264,5 +264,87 @@ TEST_F(OnlineAlterTest, LongTransactionBlocksCutOverBoundedThenItSucceeds) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM t"), "1001");
 }
 
+TEST_F(OnlineAlterTest, RevertKeepsWritesMadeSinceTheDeploy) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_5000");
+  Exec("INSERT INTO control SELECT * FROM t");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
+                        "extra INT NOT NULL DEFAULT 1)");
+  OnlineAlter alter(Options(), plan);
+  ASSERT_TRUE(alter.Copy().has_value());
+  ASSERT_TRUE(alter.CutOver().has_value());
+  ASSERT_TRUE(alter.StartRevertSync().has_value());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::thread writer([&] {
+    auto c = instance_->Connect("shop");
+    ASSERT_TRUE(c.has_value());
+    std::mt19937 rng(7);
+    int next_id = 10000;
+    while (!stop) {
+      int id = 1 + static_cast<int>(rng() % 6000);
+      std::string stmt;
+      switch (rng() % 4) {
+        case 0:
+          stmt = fmt::format("INSERT INTO {{}} (id, k, v) VALUES ({}, {}, 'w')", next_id, next_id);
+          ++next_id;
+          break;
+        case 1:
+          stmt = fmt::format("UPDATE {{}} SET k = k + 1 WHERE id = {}", id);
+          break;
+        case 2:
+          stmt = fmt::format("DELETE FROM {{}} WHERE id = {}", id);
+          break;
+        default:
+          stmt = fmt::format("UPDATE {{}} SET id = {} WHERE id = {}", next_id++, id);
+      }
+      bool ok = (*c)->Execute("BEGIN").has_value() && (*c)->Execute(fmt::format(fmt::runtime(stmt), "t")).has_value() &&
+                (*c)->Execute(fmt::format(fmt::runtime(stmt), "control")).has_value() &&
+                (*c)->Execute("COMMIT").has_value();
+      if (!ok) {
+        ++errors;
+        (void)(*c)->Execute("ROLLBACK");
+      }
+    }
+  });
+  std::this_thread::sleep_for(400ms);  // writes to the new table during the revert window
+  auto reverted = alter.Revert();
+  std::this_thread::sleep_for(200ms);  // and to the previous table once it is back
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(reverted.has_value()) << reverted.error().ToString();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
+                   "AND COLUMN_NAME = 'k'"),
+            "int");
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+}
+
+TEST_F(OnlineAlterTest, RevertRefusedWhenRowsNoLongerFit) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)");
+  Exec("INSERT INTO t SELECT seq, seq FROM seq_1_to_100");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0)");
+  OnlineAlter alter(Options(), plan);
+  ASSERT_TRUE(alter.Copy().has_value());
+  ASSERT_TRUE(alter.CutOver().has_value());
+  ASSERT_TRUE(alter.StartRevertSync().has_value());
+  Exec("INSERT INTO t VALUES (1000, 1099511627776)");  // 2^40 does not fit INT
+  for (int i = 0; i < 100 && !alter.revert_error(); ++i) std::this_thread::sleep_for(20ms);
+  auto st = alter.Revert();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(st.error().message.find("cannot revert t"), std::string::npos) << st.error().message;
+  EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
+                   "AND COLUMN_NAME = 'k'"),
+            "bigint");
+  EXPECT_EQ(Scalar("SELECT k FROM t WHERE id = 1000"), "1099511627776");
+  ASSERT_TRUE(alter.SkipRevert().has_value());
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = "
+                   "'t_scion_old'"),
+            "0");
+}
+
 }  // namespace
 }  // namespace scion::migrate
