@@ -76,6 +76,16 @@ Result<std::string> CurrentPosition(mysql::AdminConnection& conn) {
   return *r.rows[0][0];
 }
 
+// Drops `name` when it is a cut-over sentry left by an interrupted attempt (never a real table).
+Status DropSentry(mysql::AdminConnection& conn, const std::string& schema, const std::string& name) {
+  SCION_ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format(
+                                     "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND "
+                                     "TABLE_NAME = {} AND TABLE_COMMENT = 'scion cut-over sentry'",
+                                     QuoteString(schema), QuoteString(name))));
+  if (r.rows.empty() || r.rows[0][0].value_or("0") == "0") return Ok();
+  return conn.Execute(fmt::format("DROP TABLE {}", Qualified(schema, name)));
+}
+
 }  // namespace
 
 int Progress::percent() const {
@@ -160,6 +170,11 @@ class OnlineAlter::Follower : public binlog::ChangeHandler {
     return out;
   }
 
+  std::string position() const {
+    std::lock_guard lock(mu_);
+    return position_;
+  }
+
   std::size_t pending() const {
     std::lock_guard lock(mu_);
     return pending_.size();
@@ -211,14 +226,14 @@ OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::m
 OnlineAlter::~OnlineAlter() {
   StopRevertSync();
   if (follower_) follower_->Stop();
-  if (shadow_created_ && !cut_over_ && conn_) {
+  if (shadow_created_ && !cut_over_ && conn_ && (options_.drop_shadow_on_failure || reverse_)) {
     (void)conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", Qualified(plan_.schema, shadow_)));
   }
 }
 
 Progress OnlineAlter::progress() const { return progress_; }
 
-Status OnlineAlter::Prepare() {
+Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   const auto& from = plan_.from;
   const auto& to = plan_.to;
   if (!(shadow_ > plan_.table) || !(old_ > plan_.table)) {
@@ -287,14 +302,31 @@ Status OnlineAlter::Prepare() {
     }
   }
 
-  // Leftovers of an earlier attempt go; then the shadow with the target definition.
-  SCION_TRY(conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(shadow_))));
-  SCION_ASSIGN_OR_RETURN(std::string start, CurrentPosition(*conn_));
-  SCION_TRY(conn_->Execute(fmt::format("CREATE TABLE {} LIKE {}", QuoteIdentifier(shadow_), QuoteIdentifier(plan_.table))));
-  shadow_created_ = true;
-  std::string clauses;
-  for (const auto& c : plan_.clauses) clauses += (clauses.empty() ? "" : ", ") + c;
-  SCION_TRY(conn_->Execute(fmt::format("ALTER TABLE {} {}", QuoteIdentifier(shadow_), clauses)));
+  std::string start;
+  if (resume) {
+    SCION_ASSIGN_OR_RETURN(auto exists, conn_->Query(fmt::format(
+                                            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND "
+                                            "TABLE_NAME = {}",
+                                            QuoteString(plan_.schema), QuoteString(shadow_))));
+    if (exists.rows.empty() || exists.rows[0][0].value_or("0") == "0") {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("cannot resume the change of {}: its shadow table is gone", plan_.table),
+                       "start the change over");
+    }
+    SCION_TRY(DropSentry(*conn_, plan_.schema, old_));
+    shadow_created_ = true;
+    start = resume->position;
+  } else {
+    // Leftovers of an earlier attempt go; then the shadow with the target definition.
+    SCION_TRY(conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(shadow_))));
+    SCION_ASSIGN_OR_RETURN(start, CurrentPosition(*conn_));
+    SCION_TRY(conn_->Execute(
+        fmt::format("CREATE TABLE {} LIKE {}", QuoteIdentifier(shadow_), QuoteIdentifier(plan_.table))));
+    shadow_created_ = true;
+    std::string clauses;
+    for (const auto& c : plan_.clauses) clauses += (clauses.empty() ? "" : ", ") + c;
+    SCION_TRY(conn_->Execute(fmt::format("ALTER TABLE {} {}", QuoteIdentifier(shadow_), clauses)));
+  }
 
   std::vector<LiteralKind> kinds;
   std::vector<std::string> charsets;
@@ -453,19 +485,28 @@ Status OnlineAlter::WaitCaughtUp(const std::string& position, std::chrono::milli
   return follower_->WaitFor(position, timeout);
 }
 
-Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress) {
-  SCION_TRY(Prepare());
+Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress, std::optional<Checkpoint> resume) {
+  SCION_TRY(Prepare(resume));
   chunk_rows_ = options_.initial_chunk_rows;
-  std::string watermark;
-  bool done = false;
+  std::string watermark = resume ? resume->watermark : "";
+  bool done = resume && resume->copy_done;
+  if (resume) progress_.rows_copied = resume->rows_copied;
   auto started = Clock::now();
   progress_.phase = "copy";
   while (!done) {
     if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
     SCION_TRY(follower_->status());
     SCION_TRY(Throttle());
+    // Every change the follower has delivered up to `position` is applied below.
+    std::string position = follower_->position();
     SCION_TRY(CopyChunk(*conn_, watermark, done));
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    if (options_.on_checkpoint) {
+      SCION_TRY(options_.on_checkpoint({.watermark = watermark,
+                                        .position = position,
+                                        .rows_copied = progress_.rows_copied,
+                                        .copy_done = done}));
+    }
     double secs = std::chrono::duration<double>(Clock::now() - started).count();
     progress_.rows_per_second = secs > 0 ? progress_.rows_copied / secs : 0;
     if (progress_.rows_per_second > 0 && progress_.rows_estimate > progress_.rows_copied) {
@@ -726,6 +767,12 @@ Status OnlineAlter::SkipRevert() {
   if (follower_) follower_->Stop();
   if (!conn_) return Ok();
   return conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(old_)));
+}
+
+Status OnlineAlter::Abandon(const AlterOptions& options, const TablePlan& plan) {
+  SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options.connect));
+  SCION_TRY(DropSentry(*conn, plan.schema, DerivedName(plan.table, "_scion_old")));
+  return conn->Execute(fmt::format("DROP TABLE IF EXISTS {}", Qualified(plan.schema, DerivedName(plan.table, "_scion_new"))));
 }
 
 }  // namespace scion::migrate

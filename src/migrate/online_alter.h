@@ -28,6 +28,15 @@
 
 namespace scion::migrate {
 
+// What a resumed copy needs, handed to AlterOptions::on_checkpoint after each chunk: every
+// change before `position` is in the shadow, and the copy is done up to `watermark`.
+struct Checkpoint {
+  std::string watermark;  // literal of the last copied primary key; empty before the first chunk
+  std::string position;   // GTID position to follow the binlog from
+  std::uint64_t rows_copied = 0;
+  bool copy_done = false;
+};
+
 struct AlterOptions {
   mysql::ConnectOptions connect;  // the instance, with an account that may ALTER, RENAME and replicate
   std::chrono::milliseconds chunk_target{500};  // a copy chunk should take about this long
@@ -38,6 +47,10 @@ struct AlterOptions {
   int cutover_attempts = 5;
   std::chrono::milliseconds cutover_backoff{500};
   int verify_repairs = 3;  // mismatching chunks re-copied before verification fails
+  // Persists progress (the platform's metadata); a failure to persist stops the copy.
+  std::function<Status(const Checkpoint&)> on_checkpoint;
+  // false: a failed or cancelled copy leaves the shadow for a later resume (or Abandon()).
+  bool drop_shadow_on_failure = true;
 };
 
 struct Progress {
@@ -62,7 +75,15 @@ class OnlineAlter {
   // Checks the change can run online (a primary key that survives, new unique keys that hold on
   // the data), creates the shadow table, follows the binlog and copies every row, catching up
   // as it goes. `on_progress` is called after each chunk.
-  Status Copy(const std::function<void(const Progress&)>& on_progress = {});
+  // With `resume` (the last checkpoint of an interrupted copy of the same plan) the existing
+  // shadow is kept and the copy goes on from the checkpoint; re-applying the binlog from its
+  // position is idempotent.
+  Status Copy(const std::function<void(const Progress&)>& on_progress = {},
+              std::optional<Checkpoint> resume = std::nullopt);
+
+  // Removes what an interrupted change left behind: the shadow, and a cut-over sentry (never a
+  // real previous table). For a change that cannot be resumed.
+  static Status Abandon(const AlterOptions& options, const TablePlan& plan);
 
   // Compares source and shadow chunk by chunk (row count and a CRC over the columns both keep
   // with the same type) and re-copies a mismatching chunk, up to `verify_repairs` times.
@@ -100,7 +121,7 @@ class OnlineAlter {
   class Follower;
 
  private:
-  Status Prepare();
+  Status Prepare(const std::optional<Checkpoint>& resume);
   Status CopyChunk(mysql::AdminConnection& conn, std::string& watermark_literal, bool& done);
   enum class ApplyMode {
     kOwnTransaction,  // BEGIN ... COMMIT around each batch, shared locks on the source rows

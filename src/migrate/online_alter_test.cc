@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <random>
 #include <thread>
@@ -15,6 +17,73 @@ namespace scion::migrate {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Inserts, updates, deletes (also of rows a copy has not reached) and primary key changes, each
+// applied to `t` and to `control` in one transaction, until stopped.
+class Storm {
+ public:
+  Storm(fleet::ScratchInstance& instance, int id_range, int first_new_id) {
+    thread_ = std::thread([&instance, this, id_range, first_new_id] {
+      auto c = instance.Connect("shop");
+      if (!c) {
+        ++errors;
+        return;
+      }
+      std::mt19937 rng(42);
+      int next_id = first_new_id;
+      while (!stop_) {
+        int id = 1 + static_cast<int>(rng() % id_range);
+        std::string stmt;
+        switch (rng() % 5) {
+          case 0:
+            stmt = fmt::format("INSERT INTO {{}} (id, k, v) VALUES ({}, {}, 'new')", next_id, next_id);
+            ++next_id;
+            break;
+          case 1:
+            stmt = fmt::format("UPDATE {{}} SET k = k + 1, v = CONCAT('u', {}) WHERE id = {}", rng() % 1000, id);
+            break;
+          case 2:
+            stmt = fmt::format("DELETE FROM {{}} WHERE id = {}", id);
+            break;
+          case 3:
+            stmt = fmt::format("UPDATE {{}} SET id = {} WHERE id = {}", next_id++, id);
+            break;
+          default:
+            stmt = fmt::format("DELETE FROM {{}} WHERE id BETWEEN {} AND {}", id, id + 3);
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        Status st = (*c)->Execute("BEGIN");
+        if (st) st = (*c)->Execute(fmt::format(fmt::runtime(stmt), "t"));
+        if (st) st = (*c)->Execute(fmt::format(fmt::runtime(stmt), "control"));
+        if (st) st = (*c)->Execute("COMMIT");
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+        long long prev = max_latency_us.load();
+        while (us > prev && !max_latency_us.compare_exchange_weak(prev, us)) {
+        }
+        if (!st) {
+          ++errors;
+          last_error = st.error().message;
+          (void)(*c)->Execute("ROLLBACK");
+        }
+        ++writes;
+      }
+    });
+  }
+  ~Storm() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::atomic<int> writes{0};
+  int errors = 0;
+  std::string last_error;  // read after Stop()
+  std::atomic<long long> max_latency_us{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 class OnlineAlterTest : public ::testing::Test {
  protected:
@@ -147,70 +216,24 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                         "extra INT DEFAULT NULL)");
 
-  // The storm: inserts, updates, deletes (also of rows the copy has not reached) and primary
-  // key changes, each applied to `t` and to `control` in one transaction.
-  std::atomic<bool> stop{false};
-  std::atomic<int> writes{0}, errors{0};
-  std::atomic<long long> max_latency_us{0};
-  std::thread writer([&] {
-    auto c = instance_->Connect("shop");
-    ASSERT_TRUE(c.has_value());
-    std::mt19937 rng(42);
-    int next_id = 100000;
-    while (!stop) {
-      int id = 1 + static_cast<int>(rng() % 70000);
-      std::string stmt;
-      switch (rng() % 5) {
-        case 0:
-          stmt = fmt::format("INSERT INTO {{}} (id, k, v) VALUES ({}, {}, 'new')", next_id, next_id);
-          ++next_id;
-          break;
-        case 1:
-          stmt = fmt::format("UPDATE {{}} SET k = k + 1, v = CONCAT('u', {}) WHERE id = {}", rng() % 1000, id);
-          break;
-        case 2:
-          stmt = fmt::format("DELETE FROM {{}} WHERE id = {}", id);
-          break;
-        case 3:
-          stmt = fmt::format("UPDATE {{}} SET id = {} WHERE id = {}", next_id++, id);
-          break;
-        default:
-          stmt = fmt::format("DELETE FROM {{}} WHERE id BETWEEN {} AND {}", id, id + 3);
-      }
-      auto t0 = std::chrono::steady_clock::now();
-      bool ok = (*c)->Execute("BEGIN").has_value() && (*c)->Execute(fmt::format(fmt::runtime(stmt), "t")).has_value() &&
-                (*c)->Execute(fmt::format(fmt::runtime(stmt), "control")).has_value() &&
-                (*c)->Execute("COMMIT").has_value();
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-      long long prev = max_latency_us.load();
-      while (us > prev && !max_latency_us.compare_exchange_weak(prev, us)) {
-      }
-      if (!ok) {
-        ++errors;
-        (void)(*c)->Execute("ROLLBACK");
-      }
-      ++writes;
-    }
-  });
-
+  Storm storm(*instance_, 70000, 100000);
   OnlineAlter alter(Options(), plan);
   auto copied = alter.Copy();
   auto verified = copied ? alter.Verify() : copied;
   auto cut = verified ? alter.CutOver() : verified;
   std::this_thread::sleep_for(300ms);  // writes after the cut-over land in the new table
-  stop = true;
-  writer.join();
+  storm.Stop();
   ASSERT_TRUE(cut.has_value()) << cut.error().ToString();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_GT(writes.load(), 100);
+  EXPECT_EQ(storm.errors, 0) << storm.last_error;
+  EXPECT_GT(storm.writes.load(), 100);
   EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"))
       << "only in t: " << Scalar("SELECT GROUP_CONCAT(id) FROM t WHERE id NOT IN (SELECT id FROM control)")
       << "; only in control: " << Scalar("SELECT GROUP_CONCAT(id) FROM control WHERE id NOT IN (SELECT id FROM t)")
       << "; different: "
       << Scalar("SELECT GROUP_CONCAT(t.id) FROM t JOIN control c USING (id) WHERE NOT (t.k <=> c.k AND t.v <=> c.v)");
-  EXPECT_LT(max_latency_us.load(), 2'000'000) << "a write was held too long";
-  RecordProperty("writes", writes.load());
-  RecordProperty("max_write_latency_us", static_cast<int>(max_latency_us.load()));
+  EXPECT_LT(storm.max_latency_us.load(), 2'000'000) << "a write was held too long";
+  RecordProperty("writes", storm.writes.load());
+  RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
 }
 
 TEST_F(OnlineAlterTest, NewUniqueKeyOnDuplicatesFailsCleanly) {
@@ -344,6 +367,99 @@ TEST_F(OnlineAlterTest, RevertRefusedWhenRowsNoLongerFit) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = "
                    "'t_scion_old'"),
             "0");
+}
+
+TEST_F(OnlineAlterTest, ResumesFromItsCheckpointAfterAnInterruptedCopy) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_30000");
+  Exec("INSERT INTO control SELECT * FROM t");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  auto options = Options();
+  options.max_chunk_rows = 400;
+  options.drop_shadow_on_failure = false;  // like a daemon killed mid-copy: nothing is cleaned up
+  std::vector<Checkpoint> checkpoints;
+  options.on_checkpoint = [&](const Checkpoint& c) -> Status {
+    checkpoints.push_back(c);
+    return Ok();
+  };
+  Storm storm(*instance_, 35000, 50000);
+  {
+    OnlineAlter first(options, plan);
+    auto st = first.Copy([&](const Progress&) {
+      if (checkpoints.size() >= 5) first.Cancel();
+    });
+    ASSERT_FALSE(st.has_value());
+  }
+  ASSERT_GE(checkpoints.size(), 5u);
+  Checkpoint last = checkpoints.back();
+  EXPECT_FALSE(last.copy_done);
+  std::this_thread::sleep_for(200ms);  // writes while nothing runs
+  OnlineAlter second(options, plan);
+  ASSERT_TRUE(second.Copy({}, last).has_value());
+  ASSERT_TRUE(second.Verify().has_value());
+  ASSERT_TRUE(second.CutOver().has_value());
+  storm.Stop();
+  EXPECT_EQ(storm.errors, 0) << storm.last_error;
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+}
+
+TEST_F(OnlineAlterTest, SurvivesAMariadbCrashMidCopyByResuming) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_30000");
+  Exec("INSERT INTO control SELECT * FROM t");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  auto options = Options();
+  options.max_chunk_rows = 400;
+  options.drop_shadow_on_failure = false;
+  std::vector<Checkpoint> checkpoints;
+  options.on_checkpoint = [&](const Checkpoint& c) -> Status {
+    checkpoints.push_back(c);
+    return Ok();
+  };
+  {
+    OnlineAlter first(options, plan);
+    bool killed = false;
+    auto st = first.Copy([&](const Progress&) {
+      if (checkpoints.size() >= 3 && !killed) {
+        killed = true;
+        ::kill(instance_->fleet().GetStatus(fleet::ScratchInstance::kId).pid, SIGKILL);
+      }
+    });
+    ASSERT_FALSE(st.has_value());
+  }
+  // The supervisor restarts mariadbd; writes go on once it is back.
+  std::unique_ptr<mysql::AdminConnection> c;
+  for (int i = 0; i < 300 && !c; ++i) {
+    auto r = instance_->Connect("shop");
+    if (r) c = std::move(*r);
+    else std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(c);
+  conn_ = std::move(c);
+  Exec("UPDATE t SET k = k + 5 WHERE id % 97 = 0");
+  Exec("UPDATE control SET k = k + 5 WHERE id % 97 = 0");
+  Exec("DELETE FROM t WHERE id % 101 = 0");
+  Exec("DELETE FROM control WHERE id % 101 = 0");
+  OnlineAlter second(options, plan);
+  ASSERT_TRUE(second.Copy({}, checkpoints.back()).has_value());
+  ASSERT_TRUE(second.Verify().has_value());
+  ASSERT_TRUE(second.CutOver().has_value());
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+}
+
+TEST_F(OnlineAlterTest, AbandonRemovesShadowAndSentryOnly) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)");
+  Exec("INSERT INTO t VALUES (1, 1)");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0)");
+  Exec("CREATE TABLE t_scion_new LIKE t");
+  Exec("CREATE TABLE t_scion_old (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'");
+  ASSERT_TRUE(OnlineAlter::Abandon(Options(), plan).has_value());
+  EXPECT_EQ(Scalar("SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'"), "t");
+  Exec("CREATE TABLE t_scion_old LIKE t");  // a real previous table (revert window) stays
+  ASSERT_TRUE(OnlineAlter::Abandon(Options(), plan).has_value());
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'"), "2");
 }
 
 }  // namespace
