@@ -266,6 +266,9 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   }
   SCION_ASSIGN_OR_RETURN(conn_, mysql::AdminConnection::Connect(options_.connect));
   SCION_TRY(conn_->Execute("SET SESSION time_zone = '+00:00'"));
+  // Consistent (non-locking) reads of the source: the copy takes no lock an application
+  // transaction could deadlock with. See CopyStatement for why that is safe.
+  SCION_TRY(conn_->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
   SCION_TRY(conn_->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
 
   // New unique keys must already hold on the data.
@@ -361,10 +364,15 @@ std::string OnlineAlter::RangeWhere(const std::string& lower, const std::string&
   return w.empty() ? "1" : w;
 }
 
-std::string OnlineAlter::CopyStatement(const std::string& where, bool locking_read) const {
-  return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}{}", QuoteIdentifier(target()),
-                     JoinQuoted(copy_columns_), JoinQuoted(copy_columns_), QuoteIdentifier(plan_.table), where,
-                     locking_read ? " LOCK IN SHARE MODE" : "");
+// A consistent read of the source may miss a change committed while it runs, but that change's
+// binlog event is applied afterwards: chunks and catch-up batches run one after the other on
+// one connection, and every key the follower delivers is re-read from the source after the
+// chunk that might have missed it has committed. So the target converges without locking the
+// source (locks there would deadlock with application transactions, which InnoDB would then
+// choose as victims).
+std::string OnlineAlter::CopyStatement(const std::string& where) const {
+  return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}", QuoteIdentifier(target()),
+                     JoinQuoted(copy_columns_), JoinQuoted(copy_columns_), QuoteIdentifier(plan_.table), where);
 }
 
 // The literal of the key `offset` rows after `lower` (or the last key when fewer remain),
@@ -420,7 +428,7 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
   // Re-copying a range replaces whatever the catch-up put there with the rows as they are now.
   SCION_TRY(conn.Execute("BEGIN"));
   auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
-  if (st) st = conn.Execute(CopyStatement(where, true));
+  if (st) st = conn.Execute(CopyStatement(where));
   Result<mysql::QueryResult> copied = st ? conn.Query("SELECT ROW_COUNT()") : std::unexpected(st.error());
   if (!copied) {
     (void)conn.Execute("ROLLBACK");
@@ -454,10 +462,9 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
     // Under LOCK TABLES (the cut-over) no transaction: BEGIN would release the table locks, and
     // nothing else can write the tables anyway.
     bool transaction = mode == ApplyMode::kOwnTransaction;
-    bool locking_read = mode != ApplyMode::kUnderLockTables;
     if (transaction) SCION_TRY(conn.Execute("BEGIN"));
     auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(target()), where));
-    if (st) st = conn.Execute(CopyStatement(where, locking_read));
+    if (st) st = conn.Execute(CopyStatement(where));
     if (!st) {
       if (transaction) (void)conn.Execute("ROLLBACK");
       return MakeError(ErrorCode::kFailedPrecondition,
@@ -551,27 +558,26 @@ Status OnlineAlter::Verify() {
     const schema::Column* c = plan_.from.FindColumn(name);
     charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
   }
+  // Small chunks read without locks: a chunk compared while a write to it is in flight differs
+  // for a moment, so it is compared again after catching up before it counts as a mismatch.
+  constexpr std::uint64_t kChunk = 2000;
+  constexpr int kRechecks = 10;
   std::string lower;
   int repairs = 0;
-  const std::uint64_t chunk = std::max<std::uint64_t>(chunk_rows_, 10000);
   for (;;) {
     if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
     SCION_ASSIGN_OR_RETURN(auto upper, KeyAt(*conn_, plan_.table, pk_, pk_types_, charsets, RangeWhere(lower, ""),
-                                            chunk - 1));
+                                            kChunk - 1));
     std::string hi = upper ? *upper : "";
-    // Writes keep coming: bring the shadow up to date, then compare under shared locks so the
-    // chunk holds still while it is read twice.
-    SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
-    SCION_TRY(conn_->Execute("BEGIN"));
-    SCION_TRY(conn_->Execute(fmt::format("SELECT COUNT(*) FROM {} WHERE {} LOCK IN SHARE MODE",
-                                         QuoteIdentifier(plan_.table), RangeWhere(lower, hi))));
-    SCION_ASSIGN_OR_RETURN(std::string position, CurrentPosition(*conn_));
-    auto caught = WaitCaughtUp(position, std::chrono::seconds(30));
-    Status applied = caught ? ApplyPending(*conn_, ApplyMode::kInTransaction) : caught;
-    auto same = applied ? CheckChunk(*conn_, lower, hi) : Result<bool>(std::unexpected(applied.error()));
-    SCION_TRY(conn_->Execute("COMMIT"));
-    if (!same) return std::unexpected(same.error());
-    if (!*same) {
+    bool same = false;
+    for (int check = 0; check <= kRechecks && !same; ++check) {
+      if (check > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5 * check));
+      SCION_ASSIGN_OR_RETURN(std::string position, CurrentPosition(*conn_));
+      SCION_TRY(WaitCaughtUp(position, std::chrono::seconds(30)));
+      SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+      SCION_ASSIGN_OR_RETURN(same, CheckChunk(*conn_, lower, hi));
+    }
+    if (!same) {
       if (++repairs > options_.verify_repairs) {
         return MakeError(ErrorCode::kInternal,
                          fmt::format("verification of {} failed: the new table still differs from the old after {} "
@@ -582,7 +588,7 @@ Status OnlineAlter::Verify() {
       bool ignored = false;
       std::string w = lower;
       std::uint64_t saved = chunk_rows_;
-      chunk_rows_ = chunk;
+      chunk_rows_ = kChunk;
       auto st = CopyChunk(*conn_, w, ignored);
       chunk_rows_ = saved;
       SCION_TRY(st);
@@ -718,6 +724,7 @@ Status OnlineAlter::StartRevertSync() {
   follower_->Start(cutover_position_);
   SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options_.connect));
   SCION_TRY(conn->Execute("SET SESSION time_zone = '+00:00'"));
+  SCION_TRY(conn->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
   SCION_TRY(conn->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
   revert_stop_ = false;
   revert_thread_ = std::thread([this, conn = std::move(conn)]() mutable {

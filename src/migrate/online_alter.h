@@ -4,10 +4,10 @@
 // milliseconds. The old table is kept (renamed) for a revert.
 //
 // Rows are never read out and written back: both the copy and the catch-up re-read the source
-// inside MariaDB (DELETE the keys from the shadow, then INSERT ... SELECT them from the source
-// with shared locks, in one transaction), so the shadow converges to the source whatever the
-// interleaving, a row deleted during the copy is never resurrected, and a duplicate on a new
-// unique key is an error, never a silently dropped row.
+// inside MariaDB (DELETE the keys from the shadow, then INSERT ... SELECT them from the source,
+// in one transaction, with consistent reads that lock nothing), so the shadow converges to the
+// source whatever the interleaving, a row deleted during the copy is never resurrected, and a
+// duplicate on a new unique key is an error, never a silently dropped row.
 //
 // Thread safety: one thread drives an OnlineAlter; Cancel() may be called from any thread.
 #pragma once
@@ -85,8 +85,10 @@ class OnlineAlter {
   // real previous table). For a change that cannot be resumed.
   static Status Abandon(const AlterOptions& options, const TablePlan& plan);
 
-  // Compares source and shadow chunk by chunk (row count and a CRC over the columns both keep
-  // with the same type) and re-copies a mismatching chunk, up to `verify_repairs` times.
+  // Compares source and shadow chunk by chunk without locks (row count and a CRC over the
+  // columns both keep with the same type; a chunk that differs is compared again after catching
+  // up, since a write may be in flight) and re-copies a chunk that keeps differing, up to
+  // `verify_repairs` times.
   Status Verify();
 
   // Swaps each shadow in for its table in one RENAME: a sentry table and LOCK TABLES hold the
@@ -124,15 +126,14 @@ class OnlineAlter {
   Status Prepare(const std::optional<Checkpoint>& resume);
   Status CopyChunk(mysql::AdminConnection& conn, std::string& watermark_literal, bool& done);
   enum class ApplyMode {
-    kOwnTransaction,  // BEGIN ... COMMIT around each batch, shared locks on the source rows
-    kInTransaction,   // inside the caller's transaction, shared locks on the source rows
-    kUnderLockTables, // the cut-over: no transaction (BEGIN would release the table locks)
+    kOwnTransaction,   // BEGIN ... COMMIT around each batch
+    kUnderLockTables,  // the cut-over: no transaction (BEGIN would release the table locks)
   };
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
   Status Throttle();
   Result<bool> CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
   std::string RangeWhere(const std::string& lower, const std::string& upper) const;
-  std::string CopyStatement(const std::string& where, bool locking_read) const;
+  std::string CopyStatement(const std::string& where) const;
   Status WaitCaughtUp(const std::string& position, std::chrono::milliseconds timeout);
 
   AlterOptions options_;
