@@ -115,6 +115,7 @@ class Handler {
     db_ = seg[4];
     if (seg.size() == 5) return OneDatabase();
     if (seg.size() == 6 && seg[5] == "passwords") return DatabasePasswords();
+    if (seg[5] == "deploy-requests") return DeployRequests(seg);
     if (seg[5] != "branches") return NotFound();
     if (seg.size() == 6) return Branches();
     branch_ = seg[6];
@@ -265,6 +266,81 @@ class Handler {
   }
 
   // GET .../databases/{db}/passwords: the passwords of every branch.
+  // .../deploy-requests[/{number}[/{action}]].
+  Response DeployRequests(const std::vector<std::string>& seg) {
+    if (seg.size() == 6) {
+      if (req_.method == "GET") {
+        auto all = control_.ListDeployRequests(org_, db_);
+        if (!all) return ErrorResponse(all.error());
+        json data = json::array();
+        for (auto& d : *all) data.push_back(Public(d));
+        return Json(200, {{"type", "list"}, {"current_page", 1}, {"data", data}});
+      }
+      if (req_.method != "POST") return MethodNotAllowed();
+      auto body = Body();
+      if (!body) return ErrorResponse(body.error());
+      auto branch = StringField(*body, "branch", true);
+      if (!branch) return ErrorResponse(branch.error());
+      auto into = StringField(*body, "into_branch", false);
+      if (!into) return ErrorResponse(into.error());
+      auto notes = StringField(*body, "notes", false);
+      if (!notes) return ErrorResponse(notes.error());
+      bool auto_apply = !body->contains("auto_apply") || (*body)["auto_apply"] != false;
+      auto created = control_.CreateDeployRequest(org_, db_, *branch, *into, *notes, auto_apply, token_id_);
+      if (!created) return ErrorResponse(created.error());
+      return Json(201, Public(*created));
+    }
+    int number = 0;
+    try {
+      number = std::stoi(seg[6]);
+    } catch (...) {
+      number = 0;
+    }
+    if (number <= 0) {
+      return ErrorResponse(ErrorCode::kInvalidArgument, fmt::format("\"{}\" is not a deploy request number", seg[6]),
+                           fmt::format("run: scion deploy-request list {}", db_));
+    }
+    if (seg.size() == 7) {
+      if (req_.method != "GET") return MethodNotAllowed();
+      auto dr = control_.GetDeployRequest(org_, db_, number);
+      if (!dr) return ErrorResponse(dr.error());
+      return Json(200, Public(*dr));
+    }
+    if (seg.size() != 8) return NotFound();
+    const std::string& action = seg[7];
+    if (action == "diff" && req_.method == "GET") {
+      auto dr = control_.GetDeployRequest(org_, db_, number);
+      if (!dr) return ErrorResponse(dr.error());
+      json data = json::array();
+      for (const auto& op : (*dr)["operations"]) data.push_back(op);
+      return Json(200, {{"type", "list"}, {"data", data}, {"conflicts", (*dr)["conflicts"]}});
+    }
+    if (req_.method != "POST") return MethodNotAllowed();
+    auto body = req_.body.empty() ? Result<json>(json::object()) : Body();
+    if (!body) return ErrorResponse(body.error());
+    control::ControlPlane::DeployActionOptions o;
+    o.instant = body->value("instant_ddl", false);
+    o.by = token_id_;
+    std::string name = action;
+    if (action == "reviews") {
+      name = "review";
+      o.approve = body->value("state", "") == "approved";
+      o.comment = body->value("body", "");
+    }
+    auto r = control_.DeployRequestAction(org_, db_, number, name, o);
+    if (!r) return ErrorResponse(r.error());
+    return Json(200, Public(*r));
+  }
+
+  // A deploy request as the API shows it (internal bookkeeping fields removed).
+  static json Public(json dr) {
+    dr.erase("revert_window_ends_at_ms");
+    dr.erase("database_id");
+    dr.erase("branch_id");
+    dr.erase("into_branch_id");
+    return dr;
+  }
+
   Response DatabasePasswords() {
     if (req_.method != "GET") return MethodNotAllowed();
     return PasswordList(std::nullopt);

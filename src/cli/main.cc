@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -521,6 +522,236 @@ void AddBinlog(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   });
 }
 
+const std::vector<Column> kDeployRequestColumns = {{"NUMBER", "number"},
+                                                   {"BRANCH", "branch"},
+                                                   {"INTO", "into_branch"},
+                                                   {"STATE", "state"},
+                                                   {"DEPLOYMENT STATE", "deployment_state"},
+                                                   {"DEPLOYABLE", "deployable"},
+                                                   {"APPROVED", "approved"},
+                                                   {"CREATED AT", "created_at"}};
+const std::vector<Column> kOperationColumns = {{"TABLE", "table"},           {"OPERATION", "operation"},
+                                               {"STRATEGY", "strategy"},     {"STATE", "state"},
+                                               {"PROGRESS %", "progress_percentage"}, {"ETA S", "eta_seconds"}};
+
+bool DeployFinished(const std::string& s) {
+  return s == "complete" || s == "complete_pending_revert" || s == "pending_cutover" || s == "complete_error" ||
+         s == "error" || s == "complete_cancel" || s == "cancelled" || s == "no_changes" || s == "complete_revert" ||
+         s == "ready";
+}
+
+void PrintDeployRequest(const json& dr) {
+  std::printf("Deploy request #%d: %s -> %s\n", dr.value("number", 0), dr.value("branch", "").c_str(),
+              dr.value("into_branch", "").c_str());
+  std::printf("  state: %s, deployment: %s, deployable: %s, approved: %s\n", dr.value("state", "").c_str(),
+              dr.value("deployment_state", "").c_str(), dr.value("deployable", false) ? "yes" : "no",
+              dr.value("approved", false) ? "yes" : "no");
+  if (!dr.value("notes", "").empty()) std::printf("  notes: %s\n", dr.value("notes", "").c_str());
+  if (dr.contains("operations") && !dr["operations"].empty()) {
+    std::printf("\n%s", Render(dr["operations"], kOperationColumns, Format::kHuman).c_str());
+  }
+  for (const char* key : {"lint_errors", "lint_warnings"}) {
+    if (!dr.contains(key)) continue;
+    for (const auto& f : dr[key]) {
+      std::printf("  %s %s: %s\n", std::string(key) == "lint_errors" ? "error" : "warning",
+                  f.value("code", "").c_str(), f.value("message", "").c_str());
+    }
+  }
+  if (dr.contains("conflicts")) {
+    for (const auto& c : dr["conflicts"]) std::printf("  conflict: %s\n", c.get<std::string>().c_str());
+  }
+  std::string s = dr.value("deployment_state", "");
+  if (s == "complete_pending_revert") {
+    std::printf("\nThe revert window is open until %s and holds the deploy queue of %s.\n"
+                "  revert: scion deploy-request revert %s %d   end it now: scion deploy-request skip-revert %s %d\n",
+                dr.value("revert_window_ends_at", "").c_str(), dr.value("into_branch", "").c_str(),
+                dr.value("database", "").c_str(), dr.value("number", 0), dr.value("database", "").c_str(),
+                dr.value("number", 0));
+  } else if (s == "pending_cutover") {
+    std::printf("\nCopied and kept in sync; waiting for: scion deploy-request apply %s %d (holds the deploy queue)\n",
+                dr.value("database", "").c_str(), dr.value("number", 0));
+  }
+  if (!dr.value("error", "").empty()) std::printf("  error: %s\n", dr.value("error", "").c_str());
+}
+
+void AddDeployRequest(CLI::App& app, Commands& cmd, std::function<int()>& action) {
+  auto* dr = app.add_subcommand("deploy-request", "Open, review, deploy and revert schema changes of a branch");
+  dr->alias("dr");
+  dr->require_subcommand(1);
+  auto db = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto number = std::make_shared<std::string>();
+  auto into = std::make_shared<std::string>();
+  auto notes = std::make_shared<std::string>();
+  auto comment = std::make_shared<std::string>();
+  auto no_auto_apply = std::make_shared<bool>(false);
+  auto wait = std::make_shared<bool>(false);
+  auto instant = std::make_shared<bool>(false);
+  auto approve = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<int>(3600);
+
+  auto path = [&cmd](const std::string& d) { return cmd.Db(d) + "/deploy-requests"; };
+  // A number, or a branch name: its most recent open request.
+  auto resolve = [&cmd, path](api::Client& client, const std::string& d, const std::string& n) -> Result<int> {
+    if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit)) return std::stoi(n);
+    SCION_ASSIGN_OR_RETURN(auto all, client.Get(path(d)));
+    for (const auto& x : all["data"]) {
+      if (x.value("branch", "") == n && x.value("state", "") == "open") return x.value("number", 0);
+    }
+    return MakeError(ErrorCode::kNotFound, fmt::format("no open deploy request for branch \"{}\"", n),
+                     fmt::format("run: scion deploy-request list {}", d));
+  };
+  auto show_or_json = [&cmd](const json& r) {
+    if (cmd.format() != Format::kHuman) return cmd.Print(r, kDeployRequestColumns);
+    PrintDeployRequest(r);
+    return static_cast<int>(kExitOk);
+  };
+
+  auto* create = dr->add_subcommand("create", "Open a deploy request of a branch's schema changes");
+  create->add_option("database", *db, "Database name")->required();
+  create->add_option("branch", *name, "Branch with the changes")->required();
+  create->add_option("--into", *into, "Target branch (default: the branch's parent)");
+  create->add_option("--notes", *notes, "Notes for reviewers");
+  create->add_flag("--disable-auto-apply", *no_auto_apply,
+                   "Stop before the cut-over (pending_cutover) until: scion deploy-request apply");
+  create->callback([&action, &cmd, db, name, into, notes, no_auto_apply, path, show_or_json] {
+    action = [&cmd, db, name, into, notes, no_auto_apply, path, show_or_json] {
+      CLIENT_OR_FAIL(client);
+      json body = {{"branch", *name}, {"notes", *notes}, {"auto_apply", !*no_auto_apply}};
+      if (!into->empty()) body["into_branch"] = *into;
+      auto r = client.Post(path(*db), body);
+      if (!r) return Fail(r.error());
+      return show_or_json(*r);
+    };
+  });
+
+  auto* list = dr->add_subcommand("list", "List a database's deploy requests");
+  list->add_option("database", *db, "Database name")->required();
+  list->callback([&action, &cmd, db, path] {
+    action = [&cmd, db, path] {
+      CLIENT_OR_FAIL(client);
+      auto r = client.Get(path(*db));
+      if (!r) return Fail(r.error());
+      return cmd.Print((*r)["data"], kDeployRequestColumns);
+    };
+  });
+
+  auto* show = dr->add_subcommand("show", "Show a deploy request: state, plan per table, lint, conflicts");
+  show->add_option("database", *db, "Database name")->required();
+  show->add_option("number", *number, "Deploy request number, or a branch name")->required();
+  show->callback([&action, &cmd, db, number, path, resolve, show_or_json] {
+    action = [&cmd, db, number, path, resolve, show_or_json] {
+      CLIENT_OR_FAIL(client);
+      auto n = resolve(client, *db, *number);
+      if (!n) return Fail(n.error());
+      auto r = client.Get(path(*db) + "/" + std::to_string(*n));
+      if (!r) return Fail(r.error());
+      return show_or_json(*r);
+    };
+  });
+
+  auto* diff = dr->add_subcommand("diff", "Print the DDL a deploy request will run, per table, with its plan");
+  diff->add_option("database", *db, "Database name")->required();
+  diff->add_option("number", *number, "Deploy request number, or a branch name")->required();
+  diff->callback([&action, &cmd, db, number, path, resolve] {
+    action = [&cmd, db, number, path, resolve] {
+      CLIENT_OR_FAIL(client);
+      auto n = resolve(client, *db, *number);
+      if (!n) return Fail(n.error());
+      auto r = client.Get(path(*db) + "/" + std::to_string(*n) + "/diff");
+      if (!r) return Fail(r.error());
+      if (cmd.format() != Format::kHuman) return cmd.Print((*r)["data"], kOperationColumns);
+      for (const auto& op : (*r)["data"]) {
+        std::printf("-- %s %s (%s%s%s)\n%s;\n\n", op.value("operation", "").c_str(), op.value("table", "").c_str(),
+                    op.value("strategy", "").c_str(), op.value("reason", "").empty() ? "" : ": ",
+                    op.value("reason", "").c_str(), op.value("ddl_statement", "").c_str());
+      }
+      for (const auto& c : (*r)["conflicts"]) std::printf("conflict: %s\n", c.get<std::string>().c_str());
+      if ((*r)["data"].empty() && (*r)["conflicts"].empty()) std::printf("No changes.\n");
+      return static_cast<int>(kExitOk);
+    };
+  });
+
+  struct Verb {
+    const char* name;
+    const char* api;
+    const char* help;
+  };
+  for (const Verb& v : {Verb{"deploy", "deploy", "Queue a ready deploy request (online, with a revert window)"},
+                        Verb{"apply", "apply-deploy", "Cut over a gated deploy that waits in pending_cutover"},
+                        Verb{"cancel", "cancel", "Cancel a deploy before its cut-over; the target stays as it was"},
+                        Verb{"revert", "revert", "Swap the previous tables back, keeping the writes made since"},
+                        Verb{"skip-revert", "skip-revert", "End the revert window now and drop the previous tables"},
+                        Verb{"close", "close", "Close a deploy request without deploying it"}}) {
+    auto* sub = dr->add_subcommand(v.name, v.help);
+    sub->add_option("database", *db, "Database name")->required();
+    sub->add_option("number", *number, "Deploy request number, or a branch name")->required();
+    bool is_deploy = std::string(v.name) == "deploy";
+    if (is_deploy) {
+      sub->add_flag("--wait", *wait, "Wait until the deploy finishes, showing progress");
+      sub->add_flag("--instant", *instant, "Apply every change as a metadata-only ALTER (no revert window)");
+      sub->add_option("--timeout", *timeout, "Seconds --wait waits")->capture_default_str();
+    }
+    std::string api_name = v.api;
+    sub->callback([&action, &cmd, db, number, wait, instant, timeout, path, resolve, show_or_json, api_name] {
+      action = [&cmd, db, number, wait, instant, timeout, path, resolve, show_or_json, api_name] {
+        CLIENT_OR_FAIL(client);
+        auto n = resolve(client, *db, *number);
+        if (!n) return Fail(n.error());
+        std::string base = path(*db) + "/" + std::to_string(*n);
+        auto r = client.Post(base + "/" + api_name, {{"instant_ddl", *instant}});
+        if (!r) return Fail(r.error());
+        if (!*wait) return show_or_json(*r);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*timeout);
+        std::string last;
+        for (;;) {
+          auto cur = client.Get(base);
+          if (!cur) return Fail(cur.error());
+          std::string s = cur->value("deployment_state", "");
+          std::string line = s;
+          for (const auto& op : (*cur)["operations"]) {
+            line += fmt::format("  {} {}%", op.value("table", ""), op.value("progress_percentage", 0));
+          }
+          if (line != last) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+            last = line;
+          }
+          if (s != "queued" && s != "submitting" && DeployFinished(s)) {
+            show_or_json(*cur);
+            return (s == "complete_error" || s == "error") ? static_cast<int>(kExitError) : static_cast<int>(kExitOk);
+          }
+          if (std::chrono::steady_clock::now() > deadline) {
+            Fail(Error{ErrorCode::kUnavailable, "timed out waiting for the deploy",
+                       "it goes on; check: scion deploy-request show"});
+            return static_cast<int>(kExitTimeout);
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+      };
+    });
+  }
+
+  auto* review = dr->add_subcommand("review", "Approve or comment on a deploy request");
+  review->add_option("database", *db, "Database name")->required();
+  review->add_option("number", *number, "Deploy request number, or a branch name")->required();
+  review->add_flag("--approve", *approve, "Approve it (authors cannot approve their own requests)");
+  review->add_option("--comment", *comment, "A comment");
+  review->callback([&action, &cmd, db, number, approve, comment, path, resolve, show_or_json] {
+    action = [&cmd, db, number, approve, comment, path, resolve, show_or_json] {
+      CLIENT_OR_FAIL(client);
+      if (!*approve && comment->empty()) {
+        return Fail(Error{ErrorCode::kInvalidArgument, "nothing to review", "pass --approve or --comment TEXT"});
+      }
+      auto n = resolve(client, *db, *number);
+      if (!n) return Fail(n.error());
+      auto r = client.Post(path(*db) + "/" + std::to_string(*n) + "/reviews",
+                           {{"state", *approve ? "approved" : "commented"}, {"body", *comment}});
+      if (!r) return Fail(r.error());
+      return show_or_json(*r);
+    };
+  });
+}
+
 void AddConnect(CLI::App& app, Commands& cmd, std::function<int()>& action) {
   for (bool shell : {false, true}) {
     auto* c = shell ? app.add_subcommand("shell", "Open the mariadb client on a branch, through the gateway")
@@ -696,6 +927,7 @@ int Main(int argc, char** argv) {
   AddBinlog(app, cmd, action);
   AddPassword(app, cmd, action);
   AddConnect(app, cmd, action);
+  AddDeployRequest(app, cmd, action);
   AddSchema(app, cmd, g, action);
 
   try {

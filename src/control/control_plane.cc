@@ -19,6 +19,7 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "control/internal/deploys.h"
 #include "control/internal/directory.h"
 #include "control/internal/passwords.h"
 #include "control/store.h"
@@ -108,6 +109,7 @@ class ControlPlane::Impl {
   std::unique_ptr<fleet::Fleet> fleet;
   std::unique_ptr<WorkerPool> workers;
   std::unique_ptr<internal::PlatformDirectory> directory;  // borrows store and fleet
+  std::unique_ptr<internal::DeployEngine> deploys;         // borrows store and fleet
   std::mutex mu;
   std::string gateway_address;  // guarded by mu
   std::string gateway_ca;       // guarded by mu
@@ -243,6 +245,15 @@ class ControlPlane::Impl {
     SCION_ASSIGN_OR_RETURN(auto from, Internal(parent));
     SCION_ASSIGN_OR_RETURN(auto to, Internal(branch));
     SCION_ASSIGN_OR_RETURN(int copied, schema::CopySchema(*from, *to, branch.database_name));
+    // The parent's schema at the cut: the base of the branch's deploy requests (three-way merge).
+    SCION_ASSIGN_OR_RETURN(auto objects, schema::ReadSchema(*from, branch.database_name));
+    nlohmann::json base = nlohmann::json::array();
+    for (const auto& o : objects) {
+      base.push_back({{"name", o.name},
+                      {"kind", o.kind == schema::ObjectKind::kView ? "view" : "table"},
+                      {"create_statement", o.create_statement}});
+    }
+    SCION_TRY(store->PutBaseSchema(branch.id, base.dump()));
     spdlog::info("msg=\"schema copied\" database={} from={} to={} objects={}", branch.database_name, parent.name,
                  branch.name, copied);
     return Ok();
@@ -326,6 +337,15 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlOptions options)
   impl->directory = std::make_unique<internal::PlatformDirectory>(*impl->store, *impl->fleet);
   impl->workers = std::make_unique<WorkerPool>(std::max(1, impl->options.workers));
   SCION_TRY(impl->Recover());
+  {
+    Impl* raw = impl.get();
+    SCION_ASSIGN_OR_RETURN(auto window, impl->store->GetSetting("deploy.revert_window_seconds"));
+    internal::DeployOptions dopts;
+    if (window) dopts.revert_window_seconds = std::max<std::int64_t>(0, std::atoll(window->c_str()));
+    impl->deploys = std::make_unique<internal::DeployEngine>(
+        *impl->store, *impl->fleet, [raw](const Branch& b) { return raw->Internal(b); }, dopts);
+    SCION_TRY(impl->deploys->Recover());
+  }
   auto cp = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
   cp->new_admin_token_ = std::move(new_token);
   return cp;
@@ -337,6 +357,7 @@ void ControlPlane::Shutdown() {
     if (impl_->shut_down) return;
     impl_->shut_down = true;
   }
+  impl_->deploys->Stop();
   impl_->workers->Drain();
   impl_->fleet->StopAll();
 }
@@ -709,6 +730,41 @@ void ControlPlane::SetGatewayCa(std::string pem) {
 std::string ControlPlane::GatewayCa() const {
   std::lock_guard lock(impl_->mu);
   return impl_->gateway_ca;
+}
+
+Result<nlohmann::json> ControlPlane::CreateDeployRequest(const std::string& org, const std::string& db,
+                                                         const std::string& branch, const std::string& into,
+                                                         const std::string& notes, bool auto_apply,
+                                                         const std::string& created_by) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  SCION_ASSIGN_OR_RETURN(auto b, impl_->FindBranch(org, db, branch));
+  std::string target = into.empty() ? (b.parent_branch.empty() ? d.default_branch : b.parent_branch) : into;
+  SCION_ASSIGN_OR_RETURN(auto t, impl_->FindBranch(org, db, target));
+  return impl_->deploys->Create(d, b, t, notes, auto_apply, created_by);
+}
+
+Result<std::vector<nlohmann::json>> ControlPlane::ListDeployRequests(const std::string& org, const std::string& db) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  return impl_->deploys->List(d);
+}
+
+Result<nlohmann::json> ControlPlane::GetDeployRequest(const std::string& org, const std::string& db, int number) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  return impl_->deploys->Get(d, number);
+}
+
+Result<nlohmann::json> ControlPlane::DeployRequestAction(const std::string& org, const std::string& db, int number,
+                                                         const std::string& action, const DeployActionOptions& o) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  auto& e = *impl_->deploys;
+  if (action == "deploy") return e.Deploy(d, number, o.instant);
+  if (action == "apply-deploy") return e.Apply(d, number);
+  if (action == "cancel") return e.Cancel(d, number);
+  if (action == "revert") return e.Revert(d, number);
+  if (action == "skip-revert") return e.SkipRevert(d, number);
+  if (action == "close") return e.Close(d, number);
+  if (action == "review") return e.Review(d, number, o.by, o.approve, o.comment);
+  return MakeError(ErrorCode::kNotFound, fmt::format("unknown deploy request action \"{}\"", action));
 }
 
 }  // namespace scion::control

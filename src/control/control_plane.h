@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/error.h"
 #include "binlog/stream.h"
 #include "control/model.h"
@@ -142,6 +144,23 @@ class ControlPlane {
   // certificate), for `scion connect` to verify the gateway. Thread-safe.
   void SetGatewayCa(std::string pem);
   std::string GatewayCa() const;
+
+  // Deploy requests (docs/api.md): JSON objects in PlanetScale's shape. `into` defaults to the
+  // branch's parent. Numbers start at 1 per database.
+  Result<nlohmann::json> CreateDeployRequest(const std::string& org, const std::string& db, const std::string& branch,
+                                             const std::string& into, const std::string& notes, bool auto_apply,
+                                             const std::string& created_by);
+  Result<std::vector<nlohmann::json>> ListDeployRequests(const std::string& org, const std::string& db);
+  Result<nlohmann::json> GetDeployRequest(const std::string& org, const std::string& db, int number);
+  struct DeployActionOptions {
+    bool instant = false;   // deploy
+    std::string by;         // review: the reviewer's token id
+    bool approve = false;   // review
+    std::string comment;    // review
+  };
+  // action: deploy, apply-deploy, cancel, revert, skip-revert, close, review.
+  Result<nlohmann::json> DeployRequestAction(const std::string& org, const std::string& db, int number,
+                                             const std::string& action, const DeployActionOptions& options);
 
   class Impl;
 

@@ -68,4 +68,16 @@ struct Password {
   std::string created_by;        // id of the service token that created it
 };
 
+// A deploy request as stored: states for queries, everything else in `body` (JSON).
+struct StoredDeployRequest {
+  std::string id;
+  std::string database_id;
+  int number = 0;
+  std::string state;             // open | closed
+  std::string deployment_state;  // PlanetScale's: pending, ready, no_changes, queued, ...
+  std::string body;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
 }  // namespace scion::control

@@ -93,6 +93,23 @@ CREATE TABLE passwords (
 CREATE INDEX passwords_by_branch ON passwords (branch_id, created_at);
 CREATE INDEX passwords_by_database ON passwords (database_id, created_at);
 )sql",
+    R"sql(
+CREATE TABLE deploy_requests (
+  id TEXT PRIMARY KEY,
+  database_id TEXT NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  deployment_state TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (database_id, number)
+);
+CREATE TABLE branch_base_schemas (
+  branch_id TEXT PRIMARY KEY,
+  objects TEXT NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kBranchColumns =
@@ -314,6 +331,9 @@ Status Store::DeleteDatabase(const std::string& id) {
   internal::Transaction tx(*db_);
   SCION_TRY(tx.begun());
   SCION_TRY(db_->Run("DELETE FROM passwords WHERE database_id = ?1", {id}));
+  SCION_TRY(db_->Run("DELETE FROM deploy_requests WHERE database_id = ?1", {id}));
+  SCION_TRY(db_->Run(
+      "DELETE FROM branch_base_schemas WHERE branch_id IN (SELECT id FROM branches WHERE database_id = ?1)", {id}));
   SCION_TRY(db_->Run("DELETE FROM branches WHERE database_id = ?1", {id}));
   SCION_TRY(db_->Run("DELETE FROM databases WHERE id = ?1", {id}));
   return tx.Commit();
@@ -410,6 +430,7 @@ Status Store::DeleteBranch(const std::string& id) {
   internal::Transaction tx(*db_);
   SCION_TRY(tx.begun());
   SCION_TRY(db_->Run("DELETE FROM passwords WHERE branch_id = ?1", {id}));
+  SCION_TRY(db_->Run("DELETE FROM branch_base_schemas WHERE branch_id = ?1", {id}));
   SCION_TRY(db_->Run("DELETE FROM branches WHERE id = ?1", {id}));
   return tx.Commit();
 }
@@ -490,6 +511,90 @@ Status Store::DeletePassword(const std::string& id) {
   SCION_ASSIGN_OR_RETURN(int changed, db_->Run("DELETE FROM passwords WHERE id = ?1", {id}));
   if (changed == 0) return std::unexpected(PasswordNotFound(fmt::format("\"{}\"", id)));
   return Ok();
+}
+
+Status Store::PutBaseSchema(const std::string& branch_id, const std::string& objects_json) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("INSERT INTO branch_base_schemas (branch_id, objects) VALUES (?1, ?2) ON CONFLICT(branch_id) DO "
+                     "UPDATE SET objects = ?2",
+                     {branch_id, objects_json}));
+  return Ok();
+}
+
+Result<std::optional<std::string>> Store::GetBaseSchema(const std::string& branch_id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT objects FROM branch_base_schemas WHERE branch_id = ?1", {branch_id}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+Result<int> Store::InsertDeployRequest(const StoredDeployRequest& dr) {
+  std::lock_guard lock(mu_);
+  internal::Transaction tx(*db_);
+  SCION_TRY(tx.begun());
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM deploy_requests WHERE "
+                                              "database_id = ?1",
+                                              {dr.database_id}));
+  SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+  int number = row ? static_cast<int>(s.Int(0)) : 1;
+  SCION_TRY(db_->Run("INSERT INTO deploy_requests (id, database_id, number, state, deployment_state, body, created_at, "
+                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                     {dr.id, dr.database_id, number, dr.state, dr.deployment_state, dr.body, dr.created_at}));
+  SCION_TRY(tx.Commit());
+  return number;
+}
+
+Status Store::UpdateDeployRequest(const StoredDeployRequest& dr) {
+  std::lock_guard lock(mu_);
+  SCION_TRY(db_->Run("UPDATE deploy_requests SET state = ?2, deployment_state = ?3, body = ?4, updated_at = ?5 WHERE "
+                     "id = ?1",
+                     {dr.id, dr.state, dr.deployment_state, dr.body, dr.updated_at}));
+  return Ok();
+}
+
+namespace {
+Result<std::vector<StoredDeployRequest>> CollectDeployRequests(internal::Statement& s) {
+  std::vector<StoredDeployRequest> out;
+  for (;;) {
+    SCION_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back({.id = s.Text(0),
+                   .database_id = s.Text(1),
+                   .number = static_cast<int>(s.Int(2)),
+                   .state = s.Text(3),
+                   .deployment_state = s.Text(4),
+                   .body = s.Text(5),
+                   .created_at = s.Int(6),
+                   .updated_at = s.Int(7)});
+  }
+}
+constexpr const char* kSelectDeployRequest =
+    "SELECT id, database_id, number, state, deployment_state, body, created_at, updated_at FROM deploy_requests ";
+}  // namespace
+
+Result<StoredDeployRequest> Store::FindDeployRequest(const std::string& database_id, int number) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(std::string(kSelectDeployRequest) +
+                                                  "WHERE database_id = ?1 AND number = ?2",
+                                              {database_id, number}));
+  SCION_ASSIGN_OR_RETURN(auto all, CollectDeployRequests(s));
+  if (all.empty()) return MakeError(ErrorCode::kNotFound, fmt::format("deploy request #{} not found", number));
+  return all[0];
+}
+
+Result<std::vector<StoredDeployRequest>> Store::ListDeployRequests(const std::string& database_id) {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(std::string(kSelectDeployRequest) +
+                                                  "WHERE database_id = ?1 ORDER BY number DESC",
+                                              {database_id}));
+  return CollectDeployRequests(s);
+}
+
+Result<std::vector<StoredDeployRequest>> Store::AllDeployRequests() {
+  std::lock_guard lock(mu_);
+  SCION_ASSIGN_OR_RETURN(auto s, db_->Prepare(std::string(kSelectDeployRequest) + "ORDER BY created_at"));
+  return CollectDeployRequests(s);
 }
 
 }  // namespace scion::control

@@ -62,6 +62,18 @@ class Store {
   Result<int> CountTokens();
   // Deletes the branch and its passwords.
   Status DeleteBranch(const std::string& id);
+  // The parent's tables and views when the branch was cut (JSON), the base of its deploy requests.
+  Status PutBaseSchema(const std::string& branch_id, const std::string& objects_json);
+  Result<std::optional<std::string>> GetBaseSchema(const std::string& branch_id);
+
+  // Deploy requests: numbered from 1 per database (the number is assigned on insert); the record
+  // beyond its states is a JSON body owned by the control plane.
+  Result<int> InsertDeployRequest(const StoredDeployRequest& dr);
+  Status UpdateDeployRequest(const StoredDeployRequest& dr);
+  Result<StoredDeployRequest> FindDeployRequest(const std::string& database_id, int number);
+  Result<std::vector<StoredDeployRequest>> ListDeployRequests(const std::string& database_id);
+  Result<std::vector<StoredDeployRequest>> AllDeployRequests();
+
   // A server_id never handed out before in this data folder.
   Result<std::uint32_t> NextServerId();
 

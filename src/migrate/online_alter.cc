@@ -488,6 +488,12 @@ Status OnlineAlter::Throttle() {
   return Ok();  // never starve the copy forever
 }
 
+Status OnlineAlter::CatchUp() {
+  if (!conn_ || !follower_) return MakeError(ErrorCode::kFailedPrecondition, "the copy has not started");
+  SCION_TRY(follower_->status());
+  return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
+}
+
 Status OnlineAlter::WaitCaughtUp(const std::string& position, std::chrono::milliseconds timeout) {
   return follower_->WaitFor(position, timeout);
 }

@@ -111,6 +111,10 @@ class OnlineAlter {
   // The first error of the revert sync (e.g. a value too wide for the old column), if any.
   std::optional<Error> revert_error() const;
 
+  // Applies the changes collected since the last call to the shadow (a gated deploy keeps its
+  // shadows in sync this way while it waits for its cut-over).
+  Status CatchUp();
+
   // Ends Copy() or Verify() soon with kConflict ("cancelled"). Thread-safe.
   void Cancel() { cancelled_ = true; }
 
