@@ -659,7 +659,14 @@ Status DeployEngine::Recover() {
       spdlog::info("msg=\"deploy request resumed after a restart\" number={} state={}", s.number,
                    dr["deployment_state"].get<std::string>());
     } else if (state == "complete_pending_revert" || state == "in_progress_revert") {
-      // The revert sync did not survive the restart: the previous tables are stale.
+      // The revert sync did not survive the restart: the previous tables are stale; they go.
+      auto into = BranchById(dr["database_id"], dr["into_branch"]);
+      auto conn = into ? connect_(*into) : Result<std::unique_ptr<mysql::AdminConnection>>(std::unexpected(into.error()));
+      for (const auto& op : dr["operations"]) {
+        if (!conn || (op.value("strategy", "") != "copy" && op.value("operation", "") != "drop_table")) continue;
+        (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
+                                           QuoteIdentifier(op.value("table", "") + "_scion_old")));
+      }
       dr["deployment_state"] = "complete";
       dr["completed_at"] = Now();
       dr["error"] = "the revert window ended early: the server restarted";
