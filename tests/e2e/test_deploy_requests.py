@@ -190,3 +190,38 @@ class DeployRequestTest(ServerTestCase):
         self.assertEqual(closed["state"], "closed")
         listed = self.dr("list", "mydb")
         self.assertEqual([d["number"] for d in listed], [created["number"]])
+
+    def big_table_and_change(self, rows=300000):
+        self.branch("base", "CREATE TABLE big (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(40))")
+        self.dr("create", "mydb", "base")
+        self.deploy(1)
+        self.server.gateway_sql(self.main, f"INSERT INTO big SELECT seq, seq, MD5(seq) FROM seq_1_to_{rows}")
+        self.branch("change", "ALTER TABLE big MODIFY k BIGINT NOT NULL DEFAULT 0")
+        return self.dr("create", "mydb", "change")
+
+    def state(self, number):
+        return self.dr("show", "mydb", str(number))["deployment_state"]
+
+    def test_cancel_mid_copy_leaves_the_target_as_it_was(self):
+        created = self.big_table_and_change()
+        self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "in_progress" or None, timeout=60, what="copy")
+        self.server.run("deploy-request", "cancel", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "complete_cancel" or None, timeout=120, what="cancel")
+        self.assertIn("`k` int(11)", self.server.run("branch", "schema", "mydb", "main", check=True).stdout)
+        self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
+
+    def test_daemon_killed_mid_deploy_resumes_after_restart(self):
+        created = self.big_table_and_change()
+        self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "in_progress" or None, timeout=60, what="copy")
+        self.server.kill9()
+        self.server.start()
+        wait_for(lambda: self.state(created["number"]) == "complete_pending_revert" or None, timeout=300,
+                 what="the deploy to finish after the restart")
+        self.main = self.server.password("mydb", "main", "admin")
+        self.assertIn("`k` bigint(20)", self.server.run("branch", "schema", "mydb", "main", check=True).stdout)
+        self.assertEqual(self.server.gateway_sql(self.main, "SELECT COUNT(*) FROM big").stdout.strip(), "300000")
+        self.server.run("deploy-request", "skip-revert", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "complete" or None, timeout=60, what="skip revert")
+        self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
