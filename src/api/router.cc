@@ -221,6 +221,8 @@ class Handler {
               {"default_branch", d.default_branch},
               {"created_at", FormatTimestamp(d.created_at)},
               {"updated_at", FormatTimestamp(d.updated_at)}};
+    auto approval = control_.RequireApprovalForDeploy(d);
+    j["require_approval_for_deploy"] = approval && *approval;
     auto branches = control_.AllBranchesOf(d);
     std::string state = "pending";
     int production = 0;
@@ -437,6 +439,20 @@ class Handler {
       auto r = control_.DeleteDatabase(org_, db_, force);
       if (!r) return ErrorResponse(r.error());
       return Response{204, ""};
+    }
+    if (req_.method == "PATCH") {
+      auto body = Body();
+      if (!body) return ErrorResponse(body.error());
+      if (body->contains("require_approval_for_deploy")) {
+        if (!(*body)["require_approval_for_deploy"].is_boolean()) {
+          return ErrorResponse(ErrorCode::kInvalidArgument, "field \"require_approval_for_deploy\" must be true or false");
+        }
+        auto r = control_.SetRequireApprovalForDeploy(org_, db_, (*body)["require_approval_for_deploy"].get<bool>());
+        if (!r) return ErrorResponse(r.error());
+      }
+      auto db = control_.GetDatabase(org_, db_);
+      if (!db) return ErrorResponse(db.error());
+      return Json(200, DatabaseJson(*db));
     }
     return MethodNotAllowed();
   }

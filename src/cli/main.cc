@@ -294,6 +294,23 @@ void AddDatabase(CLI::App& app, Commands& cmd, std::function<int()>& action) {
     };
   });
 
+  auto* update = db->add_subcommand("update", "Change a database's settings");
+  auto require_approval = std::make_shared<std::string>();
+  update->add_option("database", *name, "Database name")->required();
+  update->add_option("--require-approval-for-deploy", *require_approval,
+                     "true: deploy requests need an approving review (not by their author) before deploy")
+      ->check(CLI::IsMember({"true", "false"}));
+  update->callback([&, name, require_approval] {
+    action = [&, name, require_approval] {
+      CLIENT_OR_FAIL(client);
+      json body = json::object();
+      if (!require_approval->empty()) body["require_approval_for_deploy"] = *require_approval == "true";
+      auto r = client.Call("PATCH", cmd.Db(*name), body);
+      if (!r) return Fail(r.error());
+      return cmd.Print(*r, kDatabaseColumns);
+    };
+  });
+
   auto* del = db->add_subcommand("delete", "Delete a database, its branches and their data");
   del->add_option("database", *name, "Database name")->required();
   del->add_flag("--force", *force, "Also delete the database when it has development branches");

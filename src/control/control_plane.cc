@@ -767,4 +767,14 @@ Result<nlohmann::json> ControlPlane::DeployRequestAction(const std::string& org,
   return MakeError(ErrorCode::kNotFound, fmt::format("unknown deploy request action \"{}\"", action));
 }
 
+Result<bool> ControlPlane::RequireApprovalForDeploy(const Database& db) {
+  SCION_ASSIGN_OR_RETURN(auto v, impl_->store->GetSetting("database." + db.id + ".require_approval"));
+  return v && *v == "true";
+}
+
+Status ControlPlane::SetRequireApprovalForDeploy(const std::string& org, const std::string& db, bool required) {
+  SCION_ASSIGN_OR_RETURN(auto d, impl_->FindDatabase(org, db));
+  return impl_->store->PutSetting("database." + d.id + ".require_approval", required ? "true" : "false");
+}
+
 }  // namespace scion::control

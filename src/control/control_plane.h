@@ -145,6 +145,10 @@ class ControlPlane {
   void SetGatewayCa(std::string pem);
   std::string GatewayCa() const;
 
+  // Whether deploy requests into the database's branches need an approving review first.
+  Result<bool> RequireApprovalForDeploy(const Database& db);
+  Status SetRequireApprovalForDeploy(const std::string& org, const std::string& db, bool required);
+
   // Deploy requests (docs/api.md): JSON objects in PlanetScale's shape. `into` defaults to the
   // branch's parent. Numbers start at 1 per database.
   Result<nlohmann::json> CreateDeployRequest(const std::string& org, const std::string& db, const std::string& branch,

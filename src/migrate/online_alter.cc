@@ -270,6 +270,11 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   // transaction could deadlock with. See CopyStatement for why that is safe.
   SCION_TRY(conn_->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
   SCION_TRY(conn_->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
+  SCION_ASSIGN_OR_RETURN(conn2_, mysql::AdminConnection::Connect(options_.connect));
+  for (const char* sql : {"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"}) {
+    SCION_TRY(conn2_->Execute(sql));
+  }
+  SCION_TRY(conn2_->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
 
   // New unique keys must already hold on the data.
   for (const auto& [name, index] : to.indexes) {
@@ -414,17 +419,11 @@ static Result<std::optional<std::string>> KeyAt(mysql::AdminConnection& conn, co
   return std::optional<std::string>(lit);
 }
 
-Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& watermark, bool& done) {
-  std::vector<std::string> charsets;
-  for (const auto& name : pk_) {
-    const schema::Column* c = plan_.from.FindColumn(name);
-    charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
-  }
-  std::uint64_t rows = chunk_rows_;
-  SCION_ASSIGN_OR_RETURN(auto upper, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(watermark, ""),
-                                          rows - 1));
-  std::string where = RangeWhere(watermark, upper ? *upper : "");
-  auto started = Clock::now();
+// Copies the primary key range (lower, upper] (open-ended when `upper` is empty) into the
+// shadow: DELETE then INSERT ... SELECT in one transaction. Returns the rows copied.
+Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const std::string& lower,
+                                             const std::string& upper) {
+  std::string where = RangeWhere(lower, upper);
   // Re-copying a range replaces whatever the catch-up put there with the rows as they are now.
   SCION_TRY(conn.Execute("BEGIN"));
   auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
@@ -437,13 +436,44 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
                      "the rows do not fit the new definition; fix the data or the change");
   }
   SCION_TRY(conn.Execute("COMMIT"));
+  if (copied->rows.empty() || !copied->rows[0][0]) return std::uint64_t{0};
+  return static_cast<std::uint64_t>(std::stoull(*copied->rows[0][0]));
+}
+
+std::vector<std::string> OnlineAlter::PkCharsets() const {
+  std::vector<std::string> charsets;
+  for (const auto& name : pk_) {
+    const schema::Column* c = plan_.from.FindColumn(name);
+    charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
+  }
+  return charsets;
+}
+
+// Two chunks side by side, on two connections: the second starts where the first ends.
+Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& watermark, bool& done) {
+  auto charsets = PkCharsets();
+  std::uint64_t rows = chunk_rows_;
+  SCION_ASSIGN_OR_RETURN(auto mid, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(watermark, ""),
+                                        rows - 1));
+  std::optional<std::string> upper;
+  if (mid) {
+    SCION_ASSIGN_OR_RETURN(upper, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(*mid, ""), rows - 1));
+  }
+  auto started = Clock::now();
+  Result<std::uint64_t> second = std::uint64_t{0};
+  std::thread other;
+  if (mid) other = std::thread([&] { second = CopyRange(*conn2_, *mid, upper ? *upper : ""); });
+  auto first = CopyRange(conn, watermark, mid ? *mid : "");
+  if (other.joinable()) other.join();
+  if (!first) return std::unexpected(first.error());
+  if (!second) return std::unexpected(second.error());
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-  if (!copied->rows.empty() && copied->rows[0][0]) progress_.rows_copied += std::stoull(*copied->rows[0][0]);
+  progress_.rows_copied += *first + *second;
   // Aim at the time target: scale the chunk by how far this one was off, within limits.
   double factor = took.count() > 0 ? static_cast<double>(options_.chunk_target.count()) / took.count() : 2.0;
   factor = std::clamp(factor, 0.5, 2.0);
   chunk_rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(chunk_rows_ * factor), 100, options_.max_chunk_rows);
-  if (!upper) {
+  if (!mid || !upper) {
     done = true;
   } else {
     watermark = *upper;
@@ -547,23 +577,24 @@ Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::st
     crc = fmt::format("BIT_XOR(CRC32(CONCAT_WS('#', {})))", parts);
   }
   std::string where = RangeWhere(lower, upper);
-  auto sum = [&](const std::string& table) -> Result<std::string> {
-    SCION_ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format("SELECT COUNT(*), {} FROM {} WHERE {}", crc,
-                                                          QuoteIdentifier(table), where)));
+  auto sum = [&](mysql::AdminConnection& c, const std::string& table) -> Result<std::string> {
+    SCION_ASSIGN_OR_RETURN(auto r, c.Query(fmt::format("SELECT COUNT(*), {} FROM {} WHERE {}", crc,
+                                                       QuoteIdentifier(table), where)));
     return r.rows[0][0].value_or("") + "/" + r.rows[0][1].value_or("");
   };
-  SCION_ASSIGN_OR_RETURN(std::string a, sum(plan_.table));
-  SCION_ASSIGN_OR_RETURN(std::string b, sum(shadow_));
-  return a == b;
+  // Both sides at once, on two connections (the instance has the cores; the wait is the scan).
+  Result<std::string> b = std::string();
+  std::thread other([&] { b = sum(*conn2_, shadow_); });
+  auto a = sum(conn, plan_.table);
+  other.join();
+  if (!a) return std::unexpected(a.error());
+  if (!b) return std::unexpected(b.error());
+  return *a == *b;
 }
 
 Status OnlineAlter::Verify() {
   progress_.phase = "verify";
-  std::vector<std::string> charsets;
-  for (const auto& name : pk_) {
-    const schema::Column* c = plan_.from.FindColumn(name);
-    charsets.push_back(!c->charset.empty() ? c->charset : (!plan_.from.charset.empty() ? plan_.from.charset : "utf8mb4"));
-  }
+  auto charsets = PkCharsets();
   // Small chunks read without locks: a chunk compared while a write to it is in flight differs
   // for a moment, so it is compared again after catching up before it counts as a mismatch.
   constexpr std::uint64_t kChunk = 10000;
@@ -594,13 +625,7 @@ Status OnlineAlter::Verify() {
                                      plan_.table, options_.verify_repairs));
       }
       spdlog::warn("msg=\"verify mismatch, re-copying chunk\" table={}", plan_.table);
-      bool ignored = false;
-      std::string w = lower;
-      std::uint64_t saved = chunk_rows_;
-      chunk_rows_ = kChunk;
-      auto st = CopyChunk(*conn_, w, ignored);
-      chunk_rows_ = saved;
-      SCION_TRY(st);
+      SCION_TRY(CopyRange(*conn_, lower, hi));
       continue;  // check the same chunk again
     }
     if (!upper) return Ok();

@@ -129,6 +129,8 @@ class OnlineAlter {
  private:
   Status Prepare(const std::optional<Checkpoint>& resume);
   Status CopyChunk(mysql::AdminConnection& conn, std::string& watermark_literal, bool& done);
+  Result<std::uint64_t> CopyRange(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
+  std::vector<std::string> PkCharsets() const;
   enum class ApplyMode {
     kOwnTransaction,   // BEGIN ... COMMIT around each batch
     kUnderLockTables,  // the cut-over: no transaction (BEGIN would release the table locks)
@@ -148,6 +150,7 @@ class OnlineAlter {
   std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
   std::vector<std::string> crc_columns_;  // copied columns whose type does not change
   std::unique_ptr<mysql::AdminConnection> conn_;
+  std::unique_ptr<mysql::AdminConnection> conn2_;  // a second range of each chunk; the shadow's checksums
   std::unique_ptr<Follower> follower_;
   // Where changes are applied (the shadow; the previous table during a revert window), which
   // table a cut-over brings in, and the name the current one is parked under.
