@@ -140,7 +140,8 @@ TEST_F(StoreTest, MigratesVersionOneStoreToPasswords) {
   {
     sqlite3* db;
     sqlite3_open(Path().c_str(), &db);
-    sqlite3_exec(db, "DROP TABLE passwords; PRAGMA user_version = 1", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "DROP TABLE passwords; DROP TABLE deploy_requests; DROP TABLE branch_base_schemas; "
+                 "PRAGMA user_version = 1", nullptr, nullptr, nullptr);
     sqlite3_close(db);
   }
   auto store = Store::Open(Path());
@@ -148,6 +149,36 @@ TEST_F(StoreTest, MigratesVersionOneStoreToPasswords) {
   EXPECT_EQ((*store)->schema_version(), Store::LatestSchemaVersion());
   EXPECT_EQ(*(*store)->GetSetting("k").value(), "v");
   EXPECT_EQ(*(*store)->CountPasswords("db1", std::nullopt), 0);
+}
+
+TEST_F(StoreTest, DeployRequestsAreNumberedPerDatabase) {
+  Branch main, feat;
+  auto store = StoreWithBranches(main, feat);
+  auto insert = [&](const std::string& id, const std::string& db) {
+    return store->InsertDeployRequest({.id = id, .database_id = db, .state = "open", .deployment_state = "ready",
+                                       .body = "{}", .created_at = 1});
+  };
+  EXPECT_EQ(*insert("a", main.database_id), 1);
+  EXPECT_EQ(*insert("b", main.database_id), 2);
+  Database other{"db2", "org1", "otherdb", "main", 1, 1};
+  Branch other_main = MakeBranch(other, "main", 103);
+  other_main.parent_branch = "";
+  ASSERT_TRUE(store->InsertDatabase(other, other_main));
+  EXPECT_EQ(insert("c", "db2").value(), 1);
+  auto found = store->FindDeployRequest(main.database_id, 2);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, "b");
+  found->deployment_state = "queued";
+  found->body = R"({"x":1})";
+  ASSERT_TRUE(store->UpdateDeployRequest(*found));
+  EXPECT_EQ(store->FindDeployRequest(main.database_id, 2)->body, R"({"x":1})");
+  EXPECT_EQ(store->ListDeployRequests(main.database_id)->size(), 2u);
+  EXPECT_EQ(store->FindDeployRequest(main.database_id, 9).error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store->PutBaseSchema(feat.id, "[]"));
+  EXPECT_EQ(**store->GetBaseSchema(feat.id), "[]");
+  ASSERT_TRUE(store->DeleteDatabase(main.database_id));
+  EXPECT_TRUE(store->ListDeployRequests(main.database_id)->empty());
+  EXPECT_FALSE(store->GetBaseSchema(feat.id)->has_value());
 }
 
 TEST_F(StoreTest, PasswordsRoundTripWithBranchAndDatabaseNames) {

@@ -1,6 +1,7 @@
 #include "control/internal/deploys.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
@@ -95,12 +96,13 @@ Result<schema::Schema> BaseSchema(mysql::AdminConnection& conn, const std::strin
 }  // namespace
 
 struct DeployEngine::Running {
-  std::vector<std::unique_ptr<migrate::OnlineAlter>> alters;
+  std::vector<std::unique_ptr<migrate::OnlineAlter>> alters;  // guarded by the engine's mu_
   std::vector<std::string> dropped;  // tables parked as <t>_scion_old by the deploy
-  bool apply = false;
-  bool cancel = false;
-  bool revert = false;
-  bool skip_revert = false;
+  // Requests from API threads, read by the worker.
+  std::atomic<bool> apply{false};
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> revert{false};
+  std::atomic<bool> skip_revert{false};
 };
 
 DeployEngine::DeployEngine(Store& store, fleet::Fleet& fleet, Connect connect, DeployOptions options)
@@ -490,6 +492,7 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     SCION_TRY(Save(dr));
     auto last_save = NowUnixMillis();
     SCION_TRY(alter->Copy([&](const migrate::Progress& p) {
+      if (run.cancel) alter->Cancel();
       op["progress_percentage"] = p.percent();
       op["eta_seconds"] = p.eta_seconds < 0 ? json(nullptr) : json(static_cast<int>(p.eta_seconds + 0.5));
       if (NowUnixMillis() - last_save > 1000) {
