@@ -340,6 +340,7 @@ class Handler {
     dr.erase("database_id");
     dr.erase("branch_id");
     dr.erase("into_branch_id");
+    for (auto& op : dr["operations"]) op.erase("checkpoint");
     return dr;
   }
 

@@ -214,12 +214,16 @@ class DeployRequestTest(ServerTestCase):
     def test_daemon_killed_mid_deploy_resumes_after_restart(self):
         created = self.big_table_and_change()
         self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
-        wait_for(lambda: self.state(created["number"]) == "in_progress" or None, timeout=60, what="copy")
+        # Killed once a checkpoint is saved (progress is saved with each chunk's checkpoint).
+        wait_for(lambda: any(o["progress_percentage"] > 0
+                             for o in self.dr("show", "mydb", str(created["number"]))["operations"]) or None,
+                 timeout=60, interval=0.02, what="copy progress")
         self.server.kill9()
         self.server.start()
         wait_for(lambda: self.state(created["number"]) == "complete_pending_revert" or None, timeout=300,
                  what="the deploy to finish after the restart")
         self.main = self.server.password("mydb", "main", "admin")
+        self.assertIn("resuming copy from its checkpoint", self.server.read_log())
         self.assertIn("`k` bigint(20)", self.server.run("branch", "schema", "mydb", "main", check=True).stdout)
         self.assertEqual(self.server.gateway_sql(self.main, "SELECT COUNT(*) FROM big").stdout.strip(), "300000")
         self.server.run("deploy-request", "skip-revert", "mydb", str(created["number"]), check=True)

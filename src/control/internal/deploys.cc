@@ -461,7 +461,16 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     dr["deployment_state"] = "no_changes";
     return Ok();
   }
+  // Checkpoints of copies an earlier run (before a restart) made for the same statements.
+  std::map<std::string, json> checkpoints;
+  for (const auto& op : dr["operations"]) {
+    if (op.contains("checkpoint")) checkpoints[op.value("ddl_statement", "")] = op["checkpoint"];
+  }
   dr["operations"] = fresh["operations"];
+  for (auto& op : dr["operations"]) {
+    auto it = checkpoints.find(op.value("ddl_statement", ""));
+    if (it != checkpoints.end()) op["checkpoint"] = it->second;
+  }
   dr["deployment_state"] = "in_progress";
   SCION_TRY(Save(dr));
 
@@ -487,19 +496,44 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     }
     SCION_ASSIGN_OR_RETURN(auto plan, migrate::PlanTable(*conn, schema_name, theirs.tables.at(table), after.tables.at(table)));
     plan.strategy = migrate::Strategy::kCopy;
-    auto alter = std::make_unique<migrate::OnlineAlter>(ao, plan);
+    // Each chunk's checkpoint is saved with the request, so a restart resumes the copy.
+    migrate::AlterOptions with_checkpoints = ao;
+    with_checkpoints.on_checkpoint = [&](const migrate::Checkpoint& c) -> Status {
+      op["checkpoint"] = {{"watermark", c.watermark},
+                          {"position", c.position},
+                          {"rows_copied", c.rows_copied},
+                          {"copy_done", c.copy_done}};
+      return Save(dr);
+    };
+    std::optional<migrate::Checkpoint> resume;
+    if (op.contains("checkpoint")) {
+      const auto& c = op["checkpoint"];
+      resume = migrate::Checkpoint{.watermark = c.value("watermark", ""),
+                                   .position = c.value("position", ""),
+                                   .rows_copied = c.value("rows_copied", std::uint64_t{0}),
+                                   .copy_done = c.value("copy_done", false)};
+      spdlog::info("msg=\"resuming copy from its checkpoint\" number={} table={} rows_copied={}",
+                   dr.value("number", 0), table, resume->rows_copied);
+    }
+    auto alter = std::make_unique<migrate::OnlineAlter>(with_checkpoints, plan);
     op["state"] = "in_progress";
     SCION_TRY(Save(dr));
-    auto last_save = NowUnixMillis();
-    SCION_TRY(alter->Copy([&](const migrate::Progress& p) {
+    auto on_progress = [&](const migrate::Progress& p) {
       if (run.cancel) alter->Cancel();
       op["progress_percentage"] = p.percent();
       op["eta_seconds"] = p.eta_seconds < 0 ? json(nullptr) : json(static_cast<int>(p.eta_seconds + 0.5));
-      if (NowUnixMillis() - last_save > 1000) {
-        (void)Save(dr);
-        last_save = NowUnixMillis();
-      }
-    }));
+    };
+    auto copied = alter->Copy(on_progress, resume);
+    if (!copied && resume && !run.cancel) {
+      // The shadow did not survive (or the checkpoint is unusable): start this table over.
+      spdlog::warn("msg=\"cannot resume the copy; starting over\" table={} error={}", table,
+                   log::Quote(copied.error().message));
+      op.erase("checkpoint");
+      (void)migrate::OnlineAlter::Abandon(ao, plan);
+      alter = std::make_unique<migrate::OnlineAlter>(with_checkpoints, plan);
+      copied = alter->Copy(on_progress);
+    }
+    SCION_TRY(copied);
     SCION_TRY(alter->Verify());
     op["progress_percentage"] = 100;
     op["eta_seconds"] = 0;
@@ -646,7 +680,7 @@ Status DeployEngine::Recover() {
     std::string state = s.deployment_state;
     if (state == "submitting" || state == "in_progress" || state == "pending_cutover" || state == "in_progress_cutover" ||
         state == "in_progress_cancel") {
-      // The copy is redone from the start; the shadows left by the interrupted one go first.
+      // Copies resume from their saved checkpoints; shadows without one are dropped.
       auto into = BranchById(dr["database_id"], dr["into_branch"]);
       if (into) {
         const auto& acc = fleet_.accounts().internal;
@@ -654,6 +688,8 @@ Status DeployEngine::Recover() {
                                              .user = acc.user,
                                              .password = acc.password}};
         for (const auto& op : dr["operations"]) {
+          // A copy with a checkpoint keeps its shadow and resumes; others start over.
+          if (op.contains("checkpoint") && state != "in_progress_cancel") continue;
           migrate::TablePlan p{.schema = into->database_name, .table = op.value("table", "")};
           (void)migrate::OnlineAlter::Abandon(ao, p);
         }
