@@ -116,9 +116,9 @@ class HttpServer::Impl {
                 std::string(req[http::field::authorization]), std::move(req.body())};
       // Run the handler off the I/O threads, then come back.
       auto executor = co_await asio::this_coro::executor;
-      co_await asio::post(handlers_, asio::use_awaitable);
+      co_await asio::post(asio::bind_executor(handlers_.get_executor(), asio::use_awaitable));
       Response resp = router_.Handle(r);
-      co_await asio::post(executor, asio::use_awaitable);
+      co_await asio::post(asio::bind_executor(executor, asio::use_awaitable));
       if (resp.stream) {
         StartStreaming(stream.release_socket(), std::move(resp.stream));
         co_return;

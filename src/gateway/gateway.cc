@@ -2,6 +2,8 @@
 // backend connections and their pools.
 #include "gateway/gateway.h"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <atomic>
 #include <list>
 #include <mutex>
@@ -40,6 +42,7 @@ using internal::kNoThrow;
 using internal::kReadChunk;
 using internal::TcpTransport;
 using internal::UnixTransport;
+using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -204,7 +207,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     } else {
       spdlog::debug("msg=\"login failed\" peer={} error={}", peer_, log::Quote(st.error().message));
     }
-    co_await ReleaseBackend(!backend_broken_);
+    co_await ReleaseBackend(!backend_broken_ && !backend_not_reusable_);
     gw_.Unregister(id_);
     client_.Close();
     worker_.sessions.erase(it);
@@ -349,9 +352,9 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     if (!password.empty() && password.back() == '\0') password.pop_back();
     // Hop to the hashing pool and back: the slow hash must not stall this I/O thread.
     auto executor = co_await asio::this_coro::executor;
-    co_await asio::post(gw_.slow_pool_, asio::use_awaitable);
+    co_await asio::post(asio::bind_executor(gw_.slow_pool_.get_executor(), asio::use_awaitable));
     bool ok = mysql::CheckSlowHash(password, login.slow_hash);
-    co_await asio::post(executor, asio::use_awaitable);
+    co_await asio::post(asio::bind_executor(executor, asio::use_awaitable));
     if (!ok) co_return std::unexpected(Deny(login.username));
     gw_.RememberSha2(login.username, login.password_id, mysql::CachingSha2CacheEntry(password));
     co_return login;
@@ -406,6 +409,10 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   awaitable<void> CommandLoop() {
     std::string payload;
     for (;;) {
+      if (kill_reason_) {  // killed while not waiting on the client (e.g. hashing a password)
+        co_await SendKilled();
+        co_return;
+      }
       SetPhase(Phase::kIdle);
       std::uint8_t first_seq = 0, seq = 0;
       auto read = co_await io_.ReadPacket(payload, first_seq, seq, gw_.options_.max_packet, /*idle=*/true);
@@ -481,6 +488,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
           co_return co_await SendError(refusal->code, refusal->sql_state, refusal->message, seq);
         }
         break;
+      case mysql::kComSetOption:
+        // Changes the connection's multi-statements capability, which COM_RESET_CONNECTION
+        // does not restore: this backend connection is not pooled afterwards.
+        backend_not_reusable_ = true;
+        break;
       case mysql::kComInitDb:
       case mysql::kComFieldList:
       case mysql::kComStatistics:
@@ -488,7 +500,6 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
       case mysql::kComStmtSendLongData:
       case mysql::kComStmtClose:
       case mysql::kComStmtReset:
-      case mysql::kComSetOption:
       case mysql::kComStmtFetch:
       case mysql::kComResetConnection:
         break;
@@ -504,6 +515,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   // allowed for connections opened with the same password (MariaDB lets a user kill its own).
   awaitable<Status> Kill(const KillStatement& kill, std::uint8_t last_seq, CommandResult& result) {
     std::uint8_t seq = last_seq + 1;
+    // The backend first: waiting for one must not separate the lookup from the KILL.
+    if (auto st = co_await AcquireBackend(); !st) {
+      result.error = true;
+      co_return co_await SendError(1105, "HY000", st.error().message, seq);
+    }
     auto thread = gw_.BackendThreadOf(kill.connection_id, identity_.login.username);
     if (!thread) {
       result.error = true;
@@ -613,6 +629,12 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
       result.close = true;
       co_return co_await SendError(1043, "08S01", "Bad COM_CHANGE_USER packet", seq);
     }
+    if (int wait = gw_.limiter_.RetryAfter(peer_host(), user, Clock::now()); wait > 0) {
+      result.close = true;
+      co_return co_await SendError(
+          1045, "28000", AccessDenied(user, peer_host(), fmt::format(": too many failed logins, try again in {} s", wait)),
+          seq);
+    }
     auto login = co_await Authenticate(user, plugin, auth, seq);
     Identity previous = identity_;
     if (auto st = co_await Admit(login, user, database, seq); !st) {
@@ -622,7 +644,8 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     Identity next = identity_;
     identity_ = previous;
-    co_await ReleaseBackend(!backend_broken_);
+    co_await ReleaseBackend(!backend_broken_ && !backend_not_reusable_);
+    backend_not_reusable_ = false;
     identity_ = std::move(next);
     collation_ = static_cast<std::uint8_t>(charset ? charset : mysql::kCollationUtf8mb4);
     co_return co_await io_.WritePacket(mysql::BuildOk(0, 0, mysql::kServerStatusAutocommit), seq);
@@ -638,6 +661,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   awaitable<Status> AcquireBackend() {
     if (backend_) co_return Ok();
     backend_broken_ = false;
+    backend_not_reusable_ = false;
     std::string key = PoolKey();
     auto& idle = worker_.idle[key];
     while (!idle.empty()) {
@@ -674,7 +698,12 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
                           fmt::format("branch {} of database {} is not available: {}", identity_.login.branch,
                                       identity_.login.database, backend.error().message));
     }
-    auto conn = co_await ConnectBackend(*backend);
+    auto raced = co_await (ConnectBackend(*backend) || Timeout(gw_.options_.backend_wait));
+    auto conn = raced.index() == 0
+                    ? std::move(std::get<0>(raced))
+                    : Result<std::unique_ptr<BackendConn>>(std::unexpected(Error{
+                          ErrorCode::kBackendUnavailable,
+                          "MariaDB did not complete the login in time (is the instance stopped or overloaded?)"}));
     if (!conn) {
       gw_.ReleaseBackendSlot(branch_id);
       co_return MakeError(ErrorCode::kBackendUnavailable,
@@ -687,6 +716,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     backend_ = std::move(*conn);
     gw_.Register(id_, identity_.login.username, backend_->thread_id);
     co_return Ok();
+  }
+
+  awaitable<void> Timeout(std::chrono::milliseconds after) {
+    asio::steady_timer timer(worker_.ctx, after);
+    co_await timer.async_wait(kNoThrow);
   }
 
   awaitable<Result<std::unique_ptr<BackendConn>>> ConnectBackend(const Backend& backend) {
@@ -826,6 +860,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   Identity identity_;
   std::unique_ptr<BackendConn> backend_;  // pinned to the session once acquired
   bool backend_broken_ = false;
+  bool backend_not_reusable_ = false;  // session state a reset does not undo (COM_SET_OPTION)
   Phase phase_ = Phase::kHandshake;
   Clock::time_point phase_since_;
   std::optional<std::string> kill_reason_;

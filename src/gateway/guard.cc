@@ -19,6 +19,11 @@ std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& p
                          "PREPARE or EXECUTE IMMEDIATE from a user variable is not allowed through the gateway: its "
                          "statement cannot be checked. Prepare from a string literal instead"};
     }
+    if (c.kill) {
+      return Refusal{.message =
+                         "KILL through the gateway takes the connection id your client shows (not MariaDB's), "
+                         "alone in its statement: KILL [QUERY] <id>"};
+    }
     ddl = ddl || c.ddl;
   }
   if (ddl && policy.safe_migrations) {

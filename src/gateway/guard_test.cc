@@ -55,6 +55,15 @@ TEST(GuardTest, LetsOrdinaryStatementsThrough) {
   for (const char* sql : fine) EXPECT_FALSE(CheckStatement(sql, kProtected)) << sql;
 }
 
+TEST(GuardTest, RefusesKillsItCannotTranslate) {
+  for (const char* sql : {"KILL 0+123", "KILL (123)", "KILL QUERY ID 5", "KILL USER CURRENT_USER", "KILL 5; DO 0",
+                          "DO 0; KILL 5", "PREPARE s FROM 'KILL 5'", "/*!50000 KILL 5 */; SELECT 1"}) {
+    auto r = CheckStatement(sql, kDev);
+    ASSERT_TRUE(r.has_value()) << sql;
+    EXPECT_NE(r->message.find("KILL"), std::string::npos);
+  }
+}
+
 TEST(GuardTest, ParsesKillStatements) {
   auto k = ParseKill("KILL QUERY 42");
   ASSERT_TRUE(k);

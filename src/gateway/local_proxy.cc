@@ -98,7 +98,12 @@ class LocalProxy::Impl {
   awaitable<void> Accept() {
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
-      if (ec) co_return;
+      if (ec) {
+        if (stopped_ || ec == asio::error::operation_aborted) co_return;
+        asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));  // e.g. out of file descriptors
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       connections_++;

@@ -76,6 +76,7 @@ void ClassifyDynamic(const Tokens& t, std::size_t from, std::size_t end, Classif
       c.ddl |= inner.ddl;
       c.foreign_key |= inner.foreign_key;
       c.dynamic_sql |= inner.dynamic_sql;
+      c.kill |= inner.kill;
     }
   } else {
     c.dynamic_sql = true;  // a variable or an expression
@@ -94,6 +95,7 @@ Classification ClassifyOne(const Tokens& t, std::size_t begin, std::size_t end) 
   }
   std::string w = Upper(t[i].text);
   c.first_keyword = w;
+  c.kill = w == "KILL";
   if (w == "SELECT" || w == "WITH" || w == "VALUES" || w == "TABLE") {
     c.kind = StatementKind::kSelect;
   } else if (w == "INSERT") {
@@ -207,6 +209,7 @@ Classification ClassifyText(std::string_view sql) {
     all.ddl |= c.ddl;
     all.foreign_key |= c.foreign_key;
     all.dynamic_sql |= c.dynamic_sql;
+    all.kill |= c.kill;
   }
   return all;
 }

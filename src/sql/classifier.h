@@ -38,6 +38,7 @@ struct Classification {
   bool foreign_key = false;  // CREATE/ALTER TABLE declaring FOREIGN KEY or a REFERENCES clause
   // PREPARE ... FROM @var / EXECUTE IMMEDIATE @var: the statement text is not known here.
   bool dynamic_sql = false;
+  bool kill = false;         // KILL (also prepared from a literal): the gateway translates or refuses it
   std::string first_keyword;  // upper case, e.g. "ALTER"
 };
 

@@ -277,10 +277,15 @@ class GatewayBadInputTest(GatewayTestBase):
         self.assertEqual(self.sql(self.admin, "SELECT 'ok'").stdout.strip(), "ok")
         self.assertIsNone(self.server.proc.poll())
 
-    def test_bad_commands_after_login(self):
-        self.sql(self.admin, "CREATE TABLE t (id INT PRIMARY KEY)")
+    def test_kill_takes_gateway_ids_only(self):
         live = self.hold(self.admin)
         self.assertEqual(self.ask(live, "SELECT 'ok';"), "ok")
+        for stmt in ["KILL 0+1", "KILL USER CURRENT_USER", "PREPARE s FROM 'KILL 1'"]:
+            r = self.sql(self.admin, stmt, check=False)
+            self.assertIn("ERROR 1105", r.stderr, stmt)
+        r = self.sql(self.admin, "KILL QUERY 999999", check=False)
+        self.assertIn("Unknown thread id", r.stderr)
+        self.assertEqual(self.ask(live, "SELECT 'still';"), "still")
         self.assertIsNone(self.server.proc.poll())
 
 
