@@ -170,6 +170,12 @@ class OnlineAlter::Follower : public binlog::ChangeHandler {
     return out;
   }
 
+  // Puts keys back (an apply that failed must not forget them).
+  void Restore(const std::vector<std::string>& keys) {
+    std::lock_guard lock(mu_);
+    for (const auto& k : keys) pending_.insert(k);
+  }
+
   std::string position() const {
     std::lock_guard lock(mu_);
     return position_;
@@ -484,28 +490,60 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
 Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
   for (;;) {
     auto keys = follower_->Drain(kApplyBatch);
-    if (keys.empty()) return Ok();
-    std::string list;
-    for (const auto& k : keys) list += (list.empty() ? "" : ", ") + (pk_.size() == 1 ? k : "(" + k + ")");
-    std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
-    std::string where = fmt::format("{} IN ({})", key, list);
-    // Under LOCK TABLES (the cut-over) no transaction: BEGIN would release the table locks, and
-    // nothing else can write the tables anyway.
-    bool transaction = mode == ApplyMode::kOwnTransaction;
-    if (transaction) SCION_TRY(conn.Execute("BEGIN"));
-    auto st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(target()), where));
-    if (st) st = conn.Execute(CopyStatement(where));
-    if (!st) {
-      if (transaction) (void)conn.Execute("ROLLBACK");
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       fmt::format("applying changes of {} to {} failed: {}", plan_.table,
-                                   reverse_ ? "the previous table" : "the new table", st.error().message),
-                       "a row written during the change does not fit the new definition (e.g. a duplicate on a "
-                       "new unique key)");
+    if (mode == ApplyMode::kUnderLockTables) {
+      // Also every key applied since verification began, once more: the binlog can deliver a
+      // change a moment before its transaction is visible to a read, and under the locks every
+      // transaction on the table has finished.
+      keys.insert(keys.end(), reapply_.begin(), reapply_.end());
+      reapply_.clear();
     }
-    if (transaction) SCION_TRY(conn.Execute("COMMIT"));
-    progress_.changes_applied += keys.size();
+    if (keys.empty()) return Ok();
+    for (std::size_t i = 0; i < keys.size(); i += kApplyBatch) {
+      std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                                     keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kApplyBatch)));
+      SCION_TRY(ApplyKeys(conn, batch, mode));
+    }
+    if (mode != ApplyMode::kUnderLockTables && remember_applied_) reapply_.insert(keys.begin(), keys.end());
   }
+}
+
+Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode) {
+  std::string list;
+  for (const auto& k : keys) list += (list.empty() ? "" : ", ") + (pk_.size() == 1 ? k : "(" + k + ")");
+  std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
+  std::string where = fmt::format("{} IN ({})", key, list);
+  // Under LOCK TABLES (the cut-over) no transaction: BEGIN would release the table locks, and
+  // nothing else can write the tables anyway.
+  bool transaction = mode == ApplyMode::kOwnTransaction;
+  Status st = transaction ? conn.Execute("BEGIN") : Ok();
+  if (st && reverse_) {
+    // Back into the previous table: rows keep the values of columns the new table dropped.
+    // No aliases: under LOCK TABLES (the revert's cut-over) tables are known by their names.
+    std::string n = QuoteIdentifier(plan_.table), o = QuoteIdentifier(target());
+    std::string on;
+    for (const auto& p : pk_) on += (on.empty() ? "" : " AND ") + fmt::format("{1}.{0} = {2}.{0}", QuoteIdentifier(p), n, o);
+    st = conn.Execute(fmt::format("DELETE FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM {} WHERE {})", o, where, n, on));
+    std::string updates;
+    for (const auto& c : copy_columns_) {
+      updates += (updates.empty() ? "" : ", ") + fmt::format("{0} = VALUES({0})", QuoteIdentifier(c));
+    }
+    if (st) st = conn.Execute(CopyStatement(where) + " ON DUPLICATE KEY UPDATE " + updates);
+  } else if (st) {
+    st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(target()), where));
+    if (st) st = conn.Execute(CopyStatement(where));
+  }
+  if (st && transaction) st = conn.Execute("COMMIT");
+  if (!st) {
+    if (transaction) (void)conn.Execute("ROLLBACK");
+    follower_->Restore(keys);  // not applied: they stay pending
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("applying changes of {} to {} failed: {}", plan_.table,
+                                 reverse_ ? "the previous table" : "the new table", st.error().message),
+                     "a row written during the change does not fit the new definition (e.g. a duplicate on a "
+                     "new unique key)");
+  }
+  progress_.changes_applied += keys.size();
+  return Ok();
 }
 
 Status OnlineAlter::Throttle() {
@@ -594,6 +632,7 @@ Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::st
 
 Status OnlineAlter::Verify() {
   progress_.phase = "verify";
+  remember_applied_ = true;
   auto charsets = PkCharsets();
   // Small chunks read without locks: a chunk compared while a write to it is in flight differs
   // for a moment, so it is compared again after catching up before it counts as a mismatch.
@@ -634,6 +673,17 @@ Status OnlineAlter::Verify() {
 }
 
 Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
+  // One table per RENAME: a RENAME of several tables queues only on the first (it takes its
+  // locks in name order), so at the unlock a write waiting on another of the tables would be
+  // granted before the RENAME and land in its old table.
+  if (alters.size() > 1) {
+    for (auto* m : alters) SCION_TRY(CutOverOne({m}));
+    return Ok();
+  }
+  return CutOverOne(alters);
+}
+
+Status OnlineAlter::CutOverOne(const std::vector<OnlineAlter*>& alters) {
   if (alters.empty()) return Ok();
   const AlterOptions& o = alters[0]->options_;
   const std::string& schema = alters[0]->plan_.schema;
@@ -655,7 +705,8 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
     // The sentries carry the old tables' names: while one exists, the RENAME cannot happen.
     std::string locks, sentries, renames;
     for (auto* m : alters) {
-      SCION_TRY(a->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(m->parked()))));
+      // Only a sentry left by an earlier attempt may go; a real table under the name stops us.
+      SCION_TRY(DropSentry(*a, schema, m->parked()));
       SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'",
                                        QuoteIdentifier(m->parked()))));
       locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
@@ -682,9 +733,10 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
       if (caught) caught = m->ApplyPending(*a, ApplyMode::kUnderLockTables);
     }
     if (!caught) {
-      last_error = caught.error().message;
       (void)a->Execute("UNLOCK TABLES");
       drop_sentries();
+      if (caught.error().code == ErrorCode::kFailedPrecondition) return std::unexpected(caught.error());  // a row
+      last_error = caught.error().message;
       continue;
     }
     // The RENAME queues behind our locks; once it is seen waiting, dropping the sentries and

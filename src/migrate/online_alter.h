@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <thread>
 #include <string>
@@ -91,8 +92,8 @@ class OnlineAlter {
   // `verify_repairs` times.
   Status Verify();
 
-  // Swaps each shadow in for its table in one RENAME: a sentry table and LOCK TABLES hold the
-  // tables' writes while the last changes are applied, then a waiting RENAME takes over. A lock
+  // Swaps each shadow in for its table, one table at a time: a sentry table and LOCK TABLES hold
+  // the table's writes while the last changes are applied, then a waiting RENAME takes over. A lock
   // that cannot be had within the wait (a long transaction) is retried with backoff, then
   // refused with a clear error; writes are never answered with errors, only held.
   static Status CutOver(const std::vector<OnlineAlter*>& alters);
@@ -136,6 +137,8 @@ class OnlineAlter {
     kUnderLockTables,  // the cut-over: no transaction (BEGIN would release the table locks)
   };
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
+  Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
+  static Status CutOverOne(const std::vector<OnlineAlter*>& alters);
   Status Throttle();
   Result<bool> CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
   std::string RangeWhere(const std::string& lower, const std::string& upper) const;
@@ -166,6 +169,9 @@ class OnlineAlter {
   mutable std::mutex revert_mu_;
   std::optional<Error> revert_error_;  // guarded by revert_mu_
   std::uint64_t chunk_rows_ = 1000;
+  // Keys applied since verification began, applied once more under the cut-over's locks.
+  bool remember_applied_ = false;
+  std::set<std::string> reapply_;
   std::atomic<bool> cancelled_{false};
   bool shadow_created_ = false;
   bool cut_over_ = false;
