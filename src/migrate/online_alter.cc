@@ -88,6 +88,8 @@ Status DropSentry(mysql::AdminConnection& conn, const std::string& schema, const
 
 }  // namespace
 
+std::string OldTableName(const std::string& table) { return DerivedName(table, "_scion_old"); }
+
 int Progress::percent() const {
   if (phase == "complete") return 100;
   if (rows_estimate == 0) return phase == "copy" ? 0 : 99;

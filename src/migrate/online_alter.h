@@ -38,6 +38,9 @@ struct Checkpoint {
   bool copy_done = false;
 };
 
+// "<table>_scion_old": where a cut-over parks the previous table (and a deploy a dropped one).
+std::string OldTableName(const std::string& table);
+
 struct AlterOptions {
   mysql::ConnectOptions connect;  // the instance, with an account that may ALTER, RENAME and replicate
   std::chrono::milliseconds chunk_target{500};  // a copy chunk should take about this long

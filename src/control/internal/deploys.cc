@@ -113,6 +113,7 @@ DeployEngine::DeployEngine(Store& store, fleet::Fleet& fleet, Connect connect, D
 DeployEngine::~DeployEngine() { Stop(); }
 
 void DeployEngine::Stop() {
+  stopping_ = true;
   {
     std::lock_guard lock(mu_);
     if (stop_ && !worker_.joinable()) return;
@@ -423,28 +424,52 @@ void DeployEngine::Loop() {
 }
 
 void DeployEngine::Execute(const std::string& database_id, int number) {
-  auto stored = store_.FindDeployRequest(database_id, number);
-  if (!stored) return;
-  json dr = json::parse(stored->body, nullptr, false);
-  std::string id = dr["id"];
+  json dr;
+  std::string id;
   Running* run = nullptr;
   {
+    // Re-read under the lock: a cancel may have come in since the queue was looked at.
     std::lock_guard lock(mu_);
+    auto fresh = store_.FindDeployRequest(database_id, number);
+    if (!fresh || fresh->deployment_state != "queued") return;
+    dr = json::parse(fresh->body, nullptr, false);
+    id = dr["id"];
     auto [it, inserted] = running_.emplace(id, std::make_unique<Running>());
     run = it->second.get();
+    dr["deployment_state"] = "submitting";
+    (void)Save(dr);
   }
-  dr["deployment_state"] = "submitting";
-  (void)Save(dr);
   auto st = RunDeploy(dr, *run);
+  if (!st && stopping_) {
+    // The server is stopping: leave the request as it is, shadows and checkpoints kept; the
+    // next start resumes it.
+    std::lock_guard lock(mu_);
+    running_.erase(id);
+    return;
+  }
   if (!st) {
     bool cancelled = run->cancel;
     spdlog::error("msg=\"deploy failed\" number={} error={}", number, log::Quote(st.error().message));
-    // Erasing the run destroys its alters, which drop their shadows: the target is as it was.
+    {
+      std::lock_guard lock(mu_);
+      running_.erase(id);  // destroys the alters (their shadows are kept for a resume)...
+    }
+    // ...so drop them here: the target is as it was.
+    auto into = BranchById(dr["database_id"], dr["into_branch"]);
+    if (into) {
+      const auto& acc = fleet_.accounts().internal;
+      migrate::AlterOptions ao{.connect = {.unix_socket = fleet_.SocketPath(into->id).string(),
+                                           .user = acc.user,
+                                           .password = acc.password}};
+      for (auto& op : dr["operations"]) {
+        if (op.value("strategy", "") != "copy" || op.value("state", "") == "complete") continue;
+        (void)migrate::OnlineAlter::Abandon(ao, {.schema = into->database_name, .table = op.value("table", "")});
+        op.erase("checkpoint");
+      }
+    }
     dr["deployment_state"] = cancelled ? "complete_cancel" : "complete_error";
     dr["error"] = cancelled ? "" : st.error().message;
     dr["completed_at"] = Now();
-    std::lock_guard lock(mu_);
-    running_.erase(id);
   }
   (void)Save(dr);
 }
@@ -498,6 +523,7 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     plan.strategy = migrate::Strategy::kCopy;
     // Each chunk's checkpoint is saved with the request, so a restart resumes the copy.
     migrate::AlterOptions with_checkpoints = ao;
+    with_checkpoints.drop_shadow_on_failure = false;  // kept for a resume; a failure drops it itself
     with_checkpoints.on_checkpoint = [&](const migrate::Checkpoint& c) -> Status {
       op["checkpoint"] = {{"watermark", c.watermark},
                           {"position", c.position},
@@ -519,7 +545,7 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     op["state"] = "in_progress";
     SCION_TRY(Save(dr));
     auto on_progress = [&](const migrate::Progress& p) {
-      if (run.cancel) alter->Cancel();
+      if (run.cancel || stopping_) alter->Cancel();
       op["progress_percentage"] = p.percent();
       op["eta_seconds"] = p.eta_seconds < 0 ? json(nullptr) : json(static_cast<int>(p.eta_seconds + 0.5));
     };
@@ -558,17 +584,17 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
       for (auto& a : run.alters) SCION_TRY(a->CatchUp());
     }
   }
+  {
+    std::lock_guard lock(mu_);
+    if (run.cancel || stop_) return MakeError(ErrorCode::kConflict, "cancelled");
+  }
   dr["deployment_state"] = "in_progress_cutover";
   SCION_TRY(Save(dr));
 
-  // Phase 2: the cut-over. Views that go away or change are dropped right before it; the rest
-  // of the statements run right after it, in the plan's order.
-  for (std::size_t i : later) {
-    auto& op = ops[i];
-    if (op["operation"] == "drop_view" || op["operation"] == "alter_view") {
-      SCION_TRY(conn->Execute(fmt::format("DROP VIEW IF EXISTS {}", QuoteIdentifier(op["table"].get<std::string>()))));
-    }
-  }
+  // Phase 2: the cut-over, then the other statements in the plan's order (views are dropped
+  // and recreated after it, so a failed cut-over leaves them alone). Statements wait for locks
+  // a few seconds at most: a long transaction must not stall the table behind them.
+  SCION_TRY(conn->Execute("SET SESSION lock_wait_timeout = 5"));
   std::vector<migrate::OnlineAlter*> alters;
   for (auto& a : run.alters) alters.push_back(a.get());
   SCION_TRY(migrate::OnlineAlter::CutOver(alters));
@@ -580,11 +606,12 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
     std::string kind = op["operation"];
     std::string table = op["table"];
     Status st = Ok();
-    if (kind == "drop_view") {
-      // dropped above
+    if (kind == "drop_view" || kind == "alter_view") {
+      st = conn->Execute(fmt::format("DROP VIEW IF EXISTS {}", QuoteIdentifier(table)));
+      if (st && kind == "alter_view") st = conn->Execute(std::string(op["ddl_statement"]));
     } else if (kind == "drop_table") {
       // Kept, renamed, through the revert window.
-      st = conn->Execute(fmt::format("RENAME TABLE {} TO {}", QuoteIdentifier(table), QuoteIdentifier(table + "_scion_old")));
+      st = conn->Execute(fmt::format("RENAME TABLE {} TO {}", QuoteIdentifier(table), QuoteIdentifier(migrate::OldTableName(table))));
       if (st) run.dropped.push_back(table);
     } else if (kind == "alter_table") {
       st = conn->Execute(std::string(op["ddl_statement"]) + ", ALGORITHM=INSTANT");
@@ -637,7 +664,7 @@ void DeployEngine::FinishWindows() {
       for (const auto& t : run->dropped) {
         if (conn && st) {
           st = (*conn)->Execute(fmt::format("RENAME TABLE {}.{} TO {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
-                                            QuoteIdentifier(t + "_scion_old"), QuoteIdentifier(dr["database"].get<std::string>()),
+                                            QuoteIdentifier(migrate::OldTableName(t)), QuoteIdentifier(dr["database"].get<std::string>()),
                                             QuoteIdentifier(t)));
         }
       }
@@ -660,7 +687,7 @@ void DeployEngine::FinishWindows() {
       for (const auto& t : run->dropped) {
         if (conn) {
           (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
-                                             QuoteIdentifier(t + "_scion_old")));
+                                             QuoteIdentifier(migrate::OldTableName(t))));
         }
       }
       dr["deployment_state"] = "complete";
@@ -704,7 +731,7 @@ Status DeployEngine::Recover() {
       for (const auto& op : dr["operations"]) {
         if (!conn || (op.value("strategy", "") != "copy" && op.value("operation", "") != "drop_table")) continue;
         (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
-                                           QuoteIdentifier(op.value("table", "") + "_scion_old")));
+                                           QuoteIdentifier(migrate::OldTableName(op.value("table", "")))));
       }
       dr["deployment_state"] = "complete";
       dr["completed_at"] = Now();

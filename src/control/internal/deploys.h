@@ -5,6 +5,7 @@
 // Thread safety: public methods may be called from any thread; one worker thread executes.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -80,6 +81,7 @@ class DeployEngine {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;                                   // guarded by mu_
+  std::atomic<bool> stopping_{false};                   // read by the worker without the lock
   std::map<std::string, std::unique_ptr<Running>> running_;  // by request id; guarded by mu_
   std::thread worker_;
 };
