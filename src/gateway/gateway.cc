@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/crypto.h"
 #include "base/log.h"
 #include "gateway/guard.h"
 #include "gateway/internal/transport.h"
@@ -132,6 +133,13 @@ class Gateway::Impl {
   bool EvictIdle(Worker& w, const std::string& branch_id);
   std::optional<std::string> CachedSha2(const std::string& user, const std::string& password_id);
   void RememberSha2(const std::string& user, const std::string& password_id, std::string entry);
+  // A slow hash unknown users are checked against, so they cost what known users cost.
+  const std::string& DummyHash() {
+    std::call_once(dummy_once_, [this] { dummy_hash_ = mysql::SlowHash(RandomHex(16)); });
+    return dummy_hash_;
+  }
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;
 
   Directory& directory_;
   GatewayOptions options_;
@@ -312,14 +320,16 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   awaitable<Result<Login>> Authenticate(const std::string& user, const std::string& plugin,
                                         const std::string& response, std::uint8_t& seq) {
     auto login = gw_.directory_.FindLogin(user);
-    if (plugin == "caching_sha2_password" && login) {
-      if (auto entry = gw_.CachedSha2(user, login->password_id)) {
-        if (!mysql::CheckCachingSha2Scramble(response, nonce_, *entry)) co_return std::unexpected(Deny(user));
+    if (plugin == "caching_sha2_password") {
+      auto entry = login ? gw_.CachedSha2(user, login->password_id) : std::nullopt;
+      if (entry && mysql::CheckCachingSha2Scramble(response, nonce_, *entry)) {
         const char fast_ok[] = {0x01, 0x03};
         SCION_CO_TRY(co_await io_.WritePacket(std::string_view(fast_ok, 2), seq));
         co_return *login;
       }
-      if (client_.tls()) co_return co_await FullAuthentication(*login, seq);
+      // No cached entry or a mismatch, known user or not: the same full authentication over
+      // TLS (against a dummy hash for unknown users), the same auth switch without it.
+      if (client_.tls()) co_return co_await FullAuthentication(login, user, seq);
     } else if (plugin == "mysql_native_password" && response.size() == 20) {
       if (login && mysql::CheckNativeScramble(response, nonce_, login->native_verifier)) co_return *login;
       co_return std::unexpected(Deny(user));
@@ -342,7 +352,8 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // caching_sha2_password's full authentication: over TLS the client sends the password itself,
   // checked against the slow hash on the hashing pool; success fills the fast-auth cache.
-  awaitable<Result<Login>> FullAuthentication(const Login& login, std::uint8_t& seq) {
+  awaitable<Result<Login>> FullAuthentication(const Result<Login>& login, const std::string& user,
+                                              std::uint8_t& seq) {
     const char perform_full[] = {0x01, 0x04};
     SCION_CO_TRY(co_await io_.WritePacket(std::string_view(perform_full, 2), seq));
     std::string password;
@@ -353,11 +364,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     // Hop to the hashing pool and back: the slow hash must not stall this I/O thread.
     auto executor = co_await asio::this_coro::executor;
     co_await asio::post(asio::bind_executor(gw_.slow_pool_.get_executor(), asio::use_awaitable));
-    bool ok = mysql::CheckSlowHash(password, login.slow_hash);
+    bool ok = mysql::CheckSlowHash(password, login ? login->slow_hash : gw_.DummyHash()) && login.has_value();
     co_await asio::post(asio::bind_executor(executor, asio::use_awaitable));
-    if (!ok) co_return std::unexpected(Deny(login.username));
-    gw_.RememberSha2(login.username, login.password_id, mysql::CachingSha2CacheEntry(password));
-    co_return login;
+    if (!ok) co_return std::unexpected(Deny(user));
+    gw_.RememberSha2(login->username, login->password_id, mysql::CachingSha2CacheEntry(password));
+    co_return *login;
   }
 
   // After a password check: refuses failures, expired passwords, another database and branches

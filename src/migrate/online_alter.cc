@@ -819,11 +819,28 @@ Status OnlineAlter::StartRevertSync() {
     while (!revert_stop_) {
       auto st = follower_->status();
       if (st) st = ApplyPending(*conn, ApplyMode::kOwnTransaction);
-      if (!st) {
+      if (!st && st.error().code == ErrorCode::kFailedPrecondition) {
+        // A row that does not fit the previous definition: the revert is no longer possible.
         std::lock_guard lock(revert_mu_);
         revert_error_ = st.error();
         spdlog::warn("msg=\"revert sync stopped\" table={} error={}", plan_.table, log::Quote(st.error().message));
         return;
+      }
+      if (!st) {
+        // Passing trouble (a lost connection, a restarting instance): reconnect and go on; the
+        // keys that were not applied are still pending.
+        spdlog::warn("msg=\"revert sync retrying\" table={} error={}", plan_.table, log::Quote(st.error().message));
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        auto again = mysql::AdminConnection::Connect(options_.connect);
+        if (again) {
+          auto c = std::move(*again);
+          if (c->Execute("SET SESSION time_zone = '+00:00'") &&
+              c->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") &&
+              c->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema)))) {
+            conn = std::move(c);
+          }
+        }
+        continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

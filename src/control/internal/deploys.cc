@@ -484,6 +484,8 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
   if (fresh["deployment_state"] == "error") return MakeError(ErrorCode::kConflict, fresh.value("error", ""));
   if (fresh["deployment_state"] == "no_changes") {
     dr["deployment_state"] = "no_changes";
+    std::lock_guard lock(mu_);
+    running_.erase(dr["id"].get<std::string>());
     return Ok();
   }
   // Checkpoints of copies an earlier run (before a restart) made for the same statements.
