@@ -701,7 +701,7 @@ Status OnlineAlter::CutOverOne(const std::vector<OnlineAlter*>& alters) {
     }
     SCION_ASSIGN_OR_RETURN(auto ida, a->Query("SELECT CONNECTION_ID()"));
     SCION_ASSIGN_OR_RETURN(auto idb, b->Query("SELECT CONNECTION_ID()"));
-    (void)ida;
+    std::uint64_t a_id = std::stoull(ida.rows[0][0].value_or("0"));
     std::string b_id = idb.rows[0][0].value_or("0");
 
     // The sentries carry the old tables' names: while one exists, the RENAME cannot happen.
@@ -757,6 +757,7 @@ Status OnlineAlter::CutOverOne(const std::vector<OnlineAlter*>& alters) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    if (o.on_cutover_stage) o.on_cutover_stage("rename-queued", a_id);
     if (waiting) {
       auto dropped = a->Execute(fmt::format("DROP TABLE {}", sentries));
       if (!dropped) {

@@ -55,6 +55,9 @@ struct AlterOptions {
   std::function<Status(const Checkpoint&)> on_checkpoint;
   // false: a failed or cancelled copy leaves the shadow for a later resume (or Abandon()).
   bool drop_shadow_on_failure = true;
+  // Fault injection for tests: called at cut-over stages ("rename-queued": the locks are held,
+  // the sentry exists, the RENAME waits) with the locking connection's id.
+  std::function<void(std::string_view stage, std::uint64_t connection_id)> on_cutover_stage;
 };
 
 struct Progress {

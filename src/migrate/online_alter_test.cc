@@ -320,6 +320,38 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
 }
 
+TEST_F(OnlineAlterTest, LockingConnectionDyingMidCutOverLosesNothing) {
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_20000");
+  Exec("INSERT INTO control SELECT * FROM t");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  auto options = Options();
+  int kills = 0;
+  // Like the daemon dying in the middle of the cut-over: the connection holding the locks
+  // vanishes while the sentry exists and the RENAME waits.
+  options.on_cutover_stage = [&](std::string_view stage, std::uint64_t connection) {
+    if (stage != "rename-queued" || kills++ > 0) return;
+    auto killer = instance_->Connect();
+    ASSERT_TRUE(killer.has_value());
+    ASSERT_TRUE((*killer)->Execute(fmt::format("KILL {}", connection)).has_value());
+  };
+  Storm storm(*instance_, 25000, 40000);
+  OnlineAlter alter(options, plan);
+  ASSERT_TRUE(alter.Copy().has_value());
+  ASSERT_TRUE(alter.Verify().has_value());
+  auto cut = alter.CutOver();
+  std::this_thread::sleep_for(200ms);
+  storm.Stop();
+  ASSERT_TRUE(cut.has_value()) << cut.error().ToString();
+  EXPECT_EQ(kills, 2);  // the first attempt died; the second went through
+  EXPECT_EQ(storm.errors, 0) << storm.last_error;
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+  EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
+                   "AND COLUMN_NAME = 'k'"),
+            "bigint");
+}
+
 TEST_F(OnlineAlterTest, NewUniqueKeyOnDuplicatesFailsCleanly) {
   Exec("CREATE TABLE t (id INT PRIMARY KEY, email VARCHAR(64))");
   Exec("INSERT INTO t VALUES (1, 'a@x'), (2, 'b@x'), (3, 'a@x')");
