@@ -307,63 +307,63 @@ Result<json> DeployEngine::Deploy(const Database& db, int number, bool instant) 
   return dr;
 }
 
-Result<json> DeployEngine::Apply(const Database& db, int number) {
+// Hands a request to the worker running it: sets `flag` on its run when the request is in
+// `state`, and moves it to `next_state` (when given).
+Result<json> DeployEngine::Signal(const Database& db, int number, std::string_view state,
+                                  std::atomic<bool> Running::*flag, std::string_view next_state,
+                                  std::string_view action, std::string_view hint) {
   std::lock_guard lock(mu_);
   SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
   auto it = running_.find(dr["id"]);
-  if (dr["deployment_state"] != "pending_cutover" || it == running_.end()) {
-    return std::unexpected(StateError(dr, "be applied", "only a gated deploy waiting for its cut-over can be applied"));
+  if (dr["deployment_state"] != state || it == running_.end()) {
+    return std::unexpected(StateError(dr, action, hint));
   }
-  it->second->apply = true;
+  (it->second.get()->*flag) = true;
+  if (!next_state.empty()) {
+    dr["deployment_state"] = std::string(next_state);
+    SCION_TRY(Save(dr));
+  }
   cv_.notify_all();
   return dr;
+}
+
+Result<json> DeployEngine::Apply(const Database& db, int number) {
+  return Signal(db, number, "pending_cutover", &Running::apply, "", "be applied",
+                "only a gated deploy waiting for its cut-over can be applied");
 }
 
 Result<json> DeployEngine::Cancel(const Database& db, int number) {
-  std::lock_guard lock(mu_);
-  SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
-  std::string s = dr["deployment_state"];
-  if (s == "queued") {
-    dr["deployment_state"] = "cancelled";
-    SCION_TRY(Save(dr));
-    return dr;
+  {
+    std::lock_guard lock(mu_);
+    SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
+    if (dr["deployment_state"] == "queued") {
+      dr["deployment_state"] = "cancelled";
+      SCION_TRY(Save(dr));
+      return dr;
+    }
+    std::string s = dr["deployment_state"];
+    if (s == "in_progress" || s == "submitting") {
+      auto it = running_.find(dr["id"]);
+      if (it == running_.end()) return std::unexpected(StateError(dr, "be cancelled", "it is not running"));
+      it->second->cancel = true;
+      dr["deployment_state"] = "in_progress_cancel";
+      SCION_TRY(Save(dr));
+      cv_.notify_all();
+      return dr;
+    }
   }
-  auto it = running_.find(dr["id"]);
-  if ((s != "in_progress" && s != "pending_cutover" && s != "submitting") || it == running_.end()) {
-    return std::unexpected(StateError(dr, "be cancelled", "only a deploy before its cut-over can be cancelled"));
-  }
-  it->second->cancel = true;
-  for (auto& a : it->second->alters) a->Cancel();
-  dr["deployment_state"] = "in_progress_cancel";
-  SCION_TRY(Save(dr));
-  cv_.notify_all();
-  return dr;
+  return Signal(db, number, "pending_cutover", &Running::cancel, "in_progress_cancel", "be cancelled",
+                "only a deploy before its cut-over can be cancelled");
 }
 
 Result<json> DeployEngine::Revert(const Database& db, int number) {
-  std::lock_guard lock(mu_);
-  SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
-  auto it = running_.find(dr["id"]);
-  if (dr["deployment_state"] != "complete_pending_revert" || it == running_.end()) {
-    return std::unexpected(StateError(dr, "be reverted", "only a deploy in its revert window can be reverted"));
-  }
-  it->second->revert = true;
-  dr["deployment_state"] = "in_progress_revert";
-  SCION_TRY(Save(dr));
-  cv_.notify_all();
-  return dr;
+  return Signal(db, number, "complete_pending_revert", &Running::revert, "in_progress_revert", "be reverted",
+                "only a deploy in its revert window can be reverted");
 }
 
 Result<json> DeployEngine::SkipRevert(const Database& db, int number) {
-  std::lock_guard lock(mu_);
-  SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
-  auto it = running_.find(dr["id"]);
-  if (dr["deployment_state"] != "complete_pending_revert" || it == running_.end()) {
-    return std::unexpected(StateError(dr, "skip its revert", "only a deploy in its revert window has one"));
-  }
-  it->second->skip_revert = true;
-  cv_.notify_all();
-  return dr;
+  return Signal(db, number, "complete_pending_revert", &Running::skip_revert, "", "skip its revert",
+                "only a deploy in its revert window has one");
 }
 
 Result<json> DeployEngine::Close(const Database& db, int number) {

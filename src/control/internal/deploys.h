@@ -63,6 +63,9 @@ class DeployEngine {
  private:
   struct Running;
   Result<nlohmann::json> Load(const Database& db, int number);
+  Result<nlohmann::json> Signal(const Database& db, int number, std::string_view state,
+                                std::atomic<bool> Running::*flag, std::string_view next_state, std::string_view action,
+                                std::string_view hint);
   Status Save(nlohmann::json& dr);
   Status Plan(nlohmann::json& dr, const Branch& branch, const Branch& into, schema::Schema* merged_out = nullptr,
               schema::Schema* theirs_out = nullptr);
