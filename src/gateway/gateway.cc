@@ -689,8 +689,18 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
     const std::string& branch_id = identity_.login.branch_id;
     auto deadline = Clock::now() + gw_.options_.backend_wait;
     asio::steady_timer timer(worker_.ctx);
+    bool asked_others = false;
     while (!gw_.TakeBackendSlot(branch_id)) {
       if (gw_.EvictIdle(worker_, branch_id)) continue;
+      if (!asked_others) {
+        // Idle connections of the branch pooled by other I/O threads hold slots too: ask those
+        // threads to close one each (a pool is only touched by its own thread).
+        asked_others = true;
+        for (auto& w : gw_.workers_) {
+          if (w.get() == &worker_) continue;
+          asio::post(w->ctx, [gw = &gw_, w = w.get(), branch_id] { gw->EvictIdle(*w, branch_id); });
+        }
+      }
       if (Clock::now() >= deadline || kill_reason_) {
         co_return MakeError(ErrorCode::kUnavailable,
                             fmt::format("Too many connections: branch {} of database {} has reached its limit of {} "
