@@ -183,11 +183,6 @@ class OnlineAlter::Follower : public binlog::ChangeHandler {
     return position_;
   }
 
-  std::size_t pending() const {
-    std::lock_guard lock(mu_);
-    return pending_.size();
-  }
-
   Status status() const {
     std::lock_guard lock(mu_);
     if (error_) return std::unexpected(*error_);

@@ -76,7 +76,6 @@ class DeployRequestTest(ServerTestCase):
         self.assertIn("direct DDL is disabled", r.stderr)
 
     def test_online_deploy_under_writes_then_revert_keeps_writes(self):
-        self.server.run("deploy-request", "--help", check=True)
         # A table with rows on main (created through a first deploy).
         self.branch("base", "CREATE TABLE items (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(40))")
         self.dr("create", "mydb", "base")

@@ -128,8 +128,6 @@ void DeployEngine::Stop() {
   running_.clear();
 }
 
-void DeployEngine::Signal() { cv_.notify_all(); }
-
 Result<Branch> DeployEngine::BranchById(const std::string& database_id, const std::string& name) {
   return store_.FindBranch(database_id, name);
 }

@@ -75,7 +75,6 @@ class DeployEngine {
   Status CutOverAll(nlohmann::json& dr, Running& run);
   void FinishWindows();
   Result<Branch> BranchById(const std::string& database_id, const std::string& name);
-  void Signal();
 
   Store& store_;
   fleet::Fleet& fleet_;

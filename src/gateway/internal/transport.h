@@ -227,7 +227,6 @@ class Framed {
   std::size_t buffered() const { return end_ - begin_; }
   const char* data() const { return buf_.data() + begin_; }
   void Consume(std::size_t n) { begin_ += n; }
-  Transport& transport() { return t_; }
   // Reads no byte beyond the packet asked for: after an SSLRequest the client's TLS handshake
   // follows at once, and those bytes belong to the TLS layer, not to this buffer.
   void set_exact(bool exact) { exact_ = exact; }
