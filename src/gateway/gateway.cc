@@ -490,10 +490,14 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
         }
         break;
       case mysql::kComQuery:
-        if (auto kill = ParseKill(std::string_view(payload).substr(1))) co_return co_await Kill(*kill, last_seq, result);
-        [[fallthrough]];
       case mysql::kComStmtPrepare:
         if (auto refusal = CheckStatement(std::string_view(payload).substr(1), identity_.policy)) {
+          // A lone KILL in a query is translated; only KILL texts are lexed a second time.
+          if (refusal->kill && cmd == mysql::kComQuery) {
+            if (auto kill = ParseKill(std::string_view(payload).substr(1))) {
+              co_return co_await Kill(*kill, last_seq, result);
+            }
+          }
           gw_.refused_++;
           result.refused = result.error = true;
           co_return co_await SendError(refusal->code, refusal->sql_state, refusal->message, seq);

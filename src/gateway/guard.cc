@@ -22,7 +22,8 @@ std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& p
     if (c.kill) {
       return Refusal{.message =
                          "KILL through the gateway takes the connection id your client shows (not MariaDB's), "
-                         "alone in its statement: KILL [QUERY] <id>"};
+                         "alone in its statement: KILL [QUERY] <id>",
+                     .kill = true};
     }
     ddl = ddl || c.ddl;
   }

@@ -14,6 +14,7 @@ struct Refusal {
   std::uint16_t code = 1105;
   std::string sql_state = "HY000";
   std::string message;
+  bool kill = false;  // refused for being a KILL (the gateway may translate a lone one instead)
 };
 
 struct GuardPolicy {
@@ -28,7 +29,7 @@ std::optional<Refusal> CheckStatement(std::string_view sql, const GuardPolicy& p
 
 // `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>`, alone in its text: clients (the mariadb CLI on
 // ctrl-c) kill by the connection id the gateway gave them, which the gateway must translate to
-// the backend's thread id.
+// the backend's thread id. Only worth calling for a text CheckStatement refused with `kill`.
 struct KillStatement {
   bool query_only = false;
   std::uint64_t connection_id = 0;

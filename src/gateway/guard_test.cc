@@ -61,7 +61,11 @@ TEST(GuardTest, RefusesKillsItCannotTranslate) {
     auto r = CheckStatement(sql, kDev);
     ASSERT_TRUE(r.has_value()) << sql;
     EXPECT_NE(r->message.find("KILL"), std::string::npos);
+    EXPECT_TRUE(r->kill);
   }
+  auto lone = CheckStatement("KILL QUERY 7", kDev);  // refused as it stands; the gateway translates it
+  ASSERT_TRUE(lone.has_value());
+  EXPECT_TRUE(lone->kill);
 }
 
 TEST(GuardTest, ParsesKillStatements) {
