@@ -16,14 +16,6 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-// Capabilities the proxy offers its local clients and passes on to the gateway.
-constexpr std::uint32_t kProxyCapabilities =
-    mysql::kClientLongPassword | mysql::kClientFoundRows | mysql::kClientLongFlag | mysql::kClientConnectWithDb |
-    mysql::kClientIgnoreSpace | mysql::kClientProtocol41 | mysql::kClientInteractive | mysql::kClientTransactions |
-    mysql::kClientSecureConnection | mysql::kClientMultiStatements | mysql::kClientMultiResults |
-    mysql::kClientPsMultiResults | mysql::kClientPluginAuth | mysql::kClientPluginAuthLenencData |
-    mysql::kClientSessionTrack | mysql::kClientDeprecateEof;
-
 bool IsIpAddress(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
@@ -146,7 +138,8 @@ class LocalProxy::Impl {
     // The local side: any user, any password.
     mysql::ServerGreeting g;
     g.nonce = mysql::NewNonce();
-    g.capabilities = kProxyCapabilities & greeting->capabilities;
+    // The gateway's own offer, minus TLS: local clients talk to the proxy in the clear.
+    g.capabilities = greeting->capabilities & ~mysql::kClientSsl;
     g.server_version = greeting->server_version;
     g.connection_id = greeting->connection_id;
     std::uint8_t lseq = 0;
