@@ -132,6 +132,16 @@ Result<Branch> DeployEngine::BranchById(const std::string& database_id, const st
   return store_.FindBranch(database_id, name);
 }
 
+migrate::AlterOptions DeployEngine::AlterOptionsFor(const Branch& b) const {
+  const auto& acc = fleet_.accounts().internal;
+  return {.connect = {.unix_socket = fleet_.SocketPath(b.id).string(), .user = acc.user, .password = acc.password}};
+}
+
+Result<std::unique_ptr<mysql::AdminConnection>> DeployEngine::ConnectTarget(const json& dr) {
+  SCION_ASSIGN_OR_RETURN(auto into, BranchById(dr["database_id"], dr["into_branch"]));
+  return connect_(into);
+}
+
 Result<json> DeployEngine::Load(const Database& db, int number) {
   auto stored = store_.FindDeployRequest(db.id, number);
   if (!stored) {
@@ -305,15 +315,16 @@ Result<json> DeployEngine::Deploy(const Database& db, int number, bool instant) 
   return dr;
 }
 
-// Hands a request to the worker running it: sets `flag` on its run when the request is in
-// `state`, and moves it to `next_state` (when given).
-Result<json> DeployEngine::Signal(const Database& db, int number, std::string_view state,
+// Hands a request to the worker running it: sets `flag` on its run when the request is in one
+// of `states`, and moves it to `next_state` (when given).
+Result<json> DeployEngine::Signal(const Database& db, int number, std::initializer_list<std::string_view> states,
                                   std::atomic<bool> Running::*flag, std::string_view next_state,
                                   std::string_view action, std::string_view hint) {
   std::lock_guard lock(mu_);
   SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
+  std::string state = dr["deployment_state"];
   auto it = running_.find(dr["id"]);
-  if (dr["deployment_state"] != state || it == running_.end()) {
+  if (std::find(states.begin(), states.end(), state) == states.end() || it == running_.end()) {
     return std::unexpected(StateError(dr, action, hint));
   }
   (it->second.get()->*flag) = true;
@@ -326,12 +337,13 @@ Result<json> DeployEngine::Signal(const Database& db, int number, std::string_vi
 }
 
 Result<json> DeployEngine::Apply(const Database& db, int number) {
-  return Signal(db, number, "pending_cutover", &Running::apply, "", "be applied",
+  return Signal(db, number, {"pending_cutover"}, &Running::apply, "", "be applied",
                 "only a gated deploy waiting for its cut-over can be applied");
 }
 
 Result<json> DeployEngine::Cancel(const Database& db, int number) {
   {
+    // Still queued: nothing runs yet, the request just ends.
     std::lock_guard lock(mu_);
     SCION_ASSIGN_OR_RETURN(auto dr, Load(db, number));
     if (dr["deployment_state"] == "queued") {
@@ -339,28 +351,18 @@ Result<json> DeployEngine::Cancel(const Database& db, int number) {
       SCION_TRY(Save(dr));
       return dr;
     }
-    std::string s = dr["deployment_state"];
-    if (s == "in_progress" || s == "submitting") {
-      auto it = running_.find(dr["id"]);
-      if (it == running_.end()) return std::unexpected(StateError(dr, "be cancelled", "it is not running"));
-      it->second->cancel = true;
-      dr["deployment_state"] = "in_progress_cancel";
-      SCION_TRY(Save(dr));
-      cv_.notify_all();
-      return dr;
-    }
   }
-  return Signal(db, number, "pending_cutover", &Running::cancel, "in_progress_cancel", "be cancelled",
-                "only a deploy before its cut-over can be cancelled");
+  return Signal(db, number, {"submitting", "in_progress", "pending_cutover"}, &Running::cancel, "in_progress_cancel",
+                "be cancelled", "only a deploy before its cut-over can be cancelled");
 }
 
 Result<json> DeployEngine::Revert(const Database& db, int number) {
-  return Signal(db, number, "complete_pending_revert", &Running::revert, "in_progress_revert", "be reverted",
+  return Signal(db, number, {"complete_pending_revert"}, &Running::revert, "in_progress_revert", "be reverted",
                 "only a deploy in its revert window can be reverted");
 }
 
 Result<json> DeployEngine::SkipRevert(const Database& db, int number) {
-  return Signal(db, number, "complete_pending_revert", &Running::skip_revert, "", "skip its revert",
+  return Signal(db, number, {"complete_pending_revert"}, &Running::skip_revert, "", "skip its revert",
                 "only a deploy in its revert window has one");
 }
 
@@ -455,10 +457,7 @@ void DeployEngine::Execute(const std::string& database_id, int number) {
     // ...so drop them here: the target is as it was.
     auto into = BranchById(dr["database_id"], dr["into_branch"]);
     if (into) {
-      const auto& acc = fleet_.accounts().internal;
-      migrate::AlterOptions ao{.connect = {.unix_socket = fleet_.SocketPath(into->id).string(),
-                                           .user = acc.user,
-                                           .password = acc.password}};
+      migrate::AlterOptions ao = AlterOptionsFor(*into);
       for (auto& op : dr["operations"]) {
         if (op.value("strategy", "") != "copy" || op.value("state", "") == "complete") continue;
         (void)migrate::OnlineAlter::Abandon(ao, {.schema = into->database_name, .table = op.value("table", "")});
@@ -502,10 +501,7 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
   SCION_ASSIGN_OR_RETURN(auto conn, connect_(into));
   const std::string& schema_name = into.database_name;
   SCION_TRY(conn->Execute(fmt::format("USE {}", QuoteIdentifier(schema_name))));
-  const auto& acc = fleet_.accounts().internal;
-  migrate::AlterOptions ao{.connect = {.unix_socket = fleet_.SocketPath(into.id).string(),
-                                       .user = acc.user,
-                                       .password = acc.password}};
+  migrate::AlterOptions ao = AlterOptionsFor(into);
   // Phase 1: online copies first (the application sees no change until the cut-over).
   auto& ops = dr["operations"];
   std::vector<std::size_t> later;  // operations applied at the cut-over
@@ -659,8 +655,7 @@ void DeployEngine::FinishWindows() {
     if (state == "in_progress_revert" || run->revert) {
       Status st = Ok();
       for (auto it = run->alters.rbegin(); it != run->alters.rend() && st; ++it) st = (*it)->Revert();
-      auto into = BranchById(dr["database_id"], dr["into_branch"]);
-      auto conn = into ? connect_(*into) : Result<std::unique_ptr<mysql::AdminConnection>>(std::unexpected(into.error()));
+      auto conn = ConnectTarget(dr);
       for (const auto& t : run->dropped) {
         if (conn && st) {
           st = (*conn)->Execute(fmt::format("RENAME TABLE {}.{} TO {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
@@ -682,8 +677,7 @@ void DeployEngine::FinishWindows() {
     }
     if (state == "complete_pending_revert" && (run->skip_revert || expired)) {
       for (auto& a : run->alters) (void)a->SkipRevert();
-      auto into = BranchById(dr["database_id"], dr["into_branch"]);
-      auto conn = into ? connect_(*into) : Result<std::unique_ptr<mysql::AdminConnection>>(std::unexpected(into.error()));
+      auto conn = ConnectTarget(dr);
       for (const auto& t : run->dropped) {
         if (conn) {
           (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),
@@ -710,10 +704,7 @@ Status DeployEngine::Recover() {
       // Copies resume from their saved checkpoints; shadows without one are dropped.
       auto into = BranchById(dr["database_id"], dr["into_branch"]);
       if (into) {
-        const auto& acc = fleet_.accounts().internal;
-        migrate::AlterOptions ao{.connect = {.unix_socket = fleet_.SocketPath(into->id).string(),
-                                             .user = acc.user,
-                                             .password = acc.password}};
+        migrate::AlterOptions ao = AlterOptionsFor(*into);
         for (const auto& op : dr["operations"]) {
           // A copy with a checkpoint keeps its shadow and resumes; others start over.
           if (op.contains("checkpoint") && state != "in_progress_cancel") continue;
@@ -726,8 +717,7 @@ Status DeployEngine::Recover() {
                    dr["deployment_state"].get<std::string>());
     } else if (state == "complete_pending_revert" || state == "in_progress_revert") {
       // The revert sync did not survive the restart: the previous tables are stale; they go.
-      auto into = BranchById(dr["database_id"], dr["into_branch"]);
-      auto conn = into ? connect_(*into) : Result<std::unique_ptr<mysql::AdminConnection>>(std::unexpected(into.error()));
+      auto conn = ConnectTarget(dr);
       for (const auto& op : dr["operations"]) {
         if (!conn || (op.value("strategy", "") != "copy" && op.value("operation", "") != "drop_table")) continue;
         (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(dr["database"].get<std::string>()),

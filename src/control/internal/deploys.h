@@ -21,12 +21,9 @@
 #include "control/model.h"
 #include "control/store.h"
 #include "fleet/fleet.h"
+#include "migrate/online_alter.h"
 #include "mysql/admin_connection.h"
 #include "schema/model.h"
-
-namespace scion::migrate {
-class OnlineAlter;
-}
 
 namespace scion::control::internal {
 
@@ -63,7 +60,7 @@ class DeployEngine {
  private:
   struct Running;
   Result<nlohmann::json> Load(const Database& db, int number);
-  Result<nlohmann::json> Signal(const Database& db, int number, std::string_view state,
+  Result<nlohmann::json> Signal(const Database& db, int number, std::initializer_list<std::string_view> states,
                                 std::atomic<bool> Running::*flag, std::string_view next_state, std::string_view action,
                                 std::string_view hint);
   Status Save(nlohmann::json& dr);
@@ -75,6 +72,8 @@ class DeployEngine {
   Status CutOverAll(nlohmann::json& dr, Running& run);
   void FinishWindows();
   Result<Branch> BranchById(const std::string& database_id, const std::string& name);
+  migrate::AlterOptions AlterOptionsFor(const Branch& target) const;  // the internal account, the socket
+  Result<std::unique_ptr<mysql::AdminConnection>> ConnectTarget(const nlohmann::json& dr);
 
   Store& store_;
   fleet::Fleet& fleet_;
