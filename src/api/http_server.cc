@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "base/tcp_listen.h"
+
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,35 +30,7 @@ class HttpServer::Impl {
   Impl(Router& router, int threads) : router_(router), ioc_(threads), handlers_(4), acceptor_(ioc_), threads_(threads) {}
 
   Status Bind(const std::string& address) {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      return MakeError(ErrorCode::kInvalidArgument, fmt::format("invalid --http-addr \"{}\"", address),
-                       "use host:port, e.g. 127.0.0.1:8484");
-    }
-    std::string host = address.substr(0, colon);
-    std::string port = address.substr(colon + 1);
-    if (host.empty()) host = "0.0.0.0";
-    if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    boost::system::error_code ec;
-    tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(host, port, ec);
-    if (ec || results.empty()) {
-      return MakeError(ErrorCode::kInvalidArgument, fmt::format("cannot resolve --http-addr \"{}\": {}", address,
-                                                                ec ? ec.message() : "no address"));
-    }
-    tcp::endpoint ep = results.begin()->endpoint();
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return MakeError(ErrorCode::kUnavailable, fmt::format("cannot listen on {}: {}", address, ec.message()),
-                       "pick another --http-addr, or stop what is using that port");
-    }
-    auto local = acceptor_.local_endpoint();
-    std::string h = local.address().to_string();
-    if (local.address().is_v6()) h = "[" + h + "]";
-    address_ = fmt::format("{}:{}", h, local.port());
+    SCION_ASSIGN_OR_RETURN(address_, ListenTcp(acceptor_, address, "--http-addr", "127.0.0.1:8484"));
     return Ok();
   }
 

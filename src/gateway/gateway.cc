@@ -16,6 +16,7 @@
 
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/tcp_listen.h"
 #include "gateway/guard.h"
 #include "gateway/internal/transport.h"
 #include "gateway/tls_material.h"
@@ -928,35 +929,7 @@ Status Gateway::Impl::SetupTls() {
 }
 
 Status Gateway::Impl::Bind() {
-  const std::string& address = options_.listen;
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return MakeError(ErrorCode::kInvalidArgument, fmt::format("invalid --mysql-addr \"{}\"", address),
-                     "use host:port, e.g. 127.0.0.1:3306");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.empty()) host = "0.0.0.0";
-  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  error_code ec;
-  tcp::resolver resolver(accept_ctx_);
-  auto results = resolver.resolve(host, address.substr(colon + 1), ec);
-  if (ec || results.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("cannot resolve --mysql-addr \"{}\": {}", address, ec ? ec.message() : "no address"));
-  }
-  tcp::endpoint ep = results.begin()->endpoint();
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kUnavailable, fmt::format("cannot listen on {}: {}", address, ec.message()),
-                     "pick another --mysql-addr, or stop what is using that port");
-  }
-  auto local = acceptor_.local_endpoint();
-  std::string h = local.address().to_string();
-  if (local.address().is_v6()) h = "[" + h + "]";
-  address_ = fmt::format("{}:{}", h, local.port());
+  SCION_ASSIGN_OR_RETURN(address_, ListenTcp(acceptor_, options_.listen, "--mysql-addr", "127.0.0.1:3306"));
   return Ok();
 }
 
