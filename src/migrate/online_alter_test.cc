@@ -154,6 +154,15 @@ class OnlineAlterTest : public ::testing::Test {
     return *plan;
   }
 
+  // `t (id, k, v)` with `rows` rows, and `control`, a copy that tests write to alongside `t`.
+  void TableAndControl(int rows) {
+    for (const char* table : {"t", "control"}) {
+      Exec(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))", table));
+    }
+    Exec(fmt::format("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_{}", rows));
+    Exec("INSERT INTO control SELECT * FROM t");
+  }
+
   // The checksum of `columns` of a table, row by row in key order.
   std::string Checksum(const std::string& table, const std::string& columns) {
     return Scalar(fmt::format("SELECT CONCAT(COUNT(*), '/', COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', {0}))), 0)) FROM {1}",
@@ -293,10 +302,7 @@ TEST_F(OnlineAlterTest, StringTemporalAndCompositePrimaryKeys) {
 }
 
 TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
-  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_60000");
-  Exec("INSERT INTO control SELECT * FROM t");
+  TableAndControl(60000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                         "extra INT DEFAULT NULL)");
 
@@ -321,10 +327,7 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
 }
 
 TEST_F(OnlineAlterTest, LockingConnectionDyingMidCutOverLosesNothing) {
-  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_20000");
-  Exec("INSERT INTO control SELECT * FROM t");
+  TableAndControl(20000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
   auto options = Options();
   int kills = 0;
@@ -404,10 +407,7 @@ TEST_F(OnlineAlterTest, LongTransactionBlocksCutOverBoundedThenItSucceeds) {
 }
 
 TEST_F(OnlineAlterTest, RevertKeepsWritesMadeSinceTheDeploy) {
-  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_5000");
-  Exec("INSERT INTO control SELECT * FROM t");
+  TableAndControl(5000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                         "extra INT NOT NULL DEFAULT 1)");
   OnlineAlter alter(Options(), plan);
@@ -486,10 +486,7 @@ TEST_F(OnlineAlterTest, RevertRefusedWhenRowsNoLongerFit) {
 }
 
 TEST_F(OnlineAlterTest, ResumesFromItsCheckpointAfterAnInterruptedCopy) {
-  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_30000");
-  Exec("INSERT INTO control SELECT * FROM t");
+  TableAndControl(30000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
   auto options = Options();
   options.max_chunk_rows = 400;
@@ -521,10 +518,7 @@ TEST_F(OnlineAlterTest, ResumesFromItsCheckpointAfterAnInterruptedCopy) {
 }
 
 TEST_F(OnlineAlterTest, SurvivesAMariadbCrashMidCopyByResuming) {
-  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("CREATE TABLE control (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))");
-  Exec("INSERT INTO t SELECT seq, seq, MD5(seq) FROM seq_1_to_30000");
-  Exec("INSERT INTO control SELECT * FROM t");
+  TableAndControl(30000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
   auto options = Options();
   options.max_chunk_rows = 400;
