@@ -38,6 +38,38 @@ LiteralKind KindOf(const std::string& type) {
   return LiteralKind::kQuoted;  // temporal, enum, set: their text
 }
 
+bool IsIntegerType(const std::string& type) {
+  for (std::string_view p : {"tinyint", "smallint", "mediumint", "int", "bigint"}) {
+    if (type.rfind(p, 0) == 0 && (type.size() == p.size() || type[p.size()] == ' ' || type[p.size()] == '(')) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<OnlineAlter::KeyInt> OnlineAlter::ParseKey(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  bool negative = text[0] == '-';
+  if (negative) text.remove_prefix(1);
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  KeyInt v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return negative ? -v : v;
+}
+
+std::string OnlineAlter::KeyLiteral(KeyInt v) {
+  if (v == 0) return "0";
+  bool negative = v < 0;
+  std::string digits;
+  for (KeyInt a = negative ? -v : v; a > 0; a /= 10) digits.insert(digits.begin(), static_cast<char>('0' + a % 10));
+  return negative ? "-" + digits : digits;
+}
+
+namespace {
+
 std::string Qualified(const std::string& schema, const std::string& table) {
   return QuoteIdentifier(schema) + "." + QuoteIdentifier(table);
 }
@@ -267,6 +299,17 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     copy_columns_.push_back(n.name);
     if (c->type == n.type && c->charset == n.charset && c->collation == n.collation) crc_columns_.push_back(n.name);
   }
+  int_pk_ = pk_.size() == 1 && IsIntegerType(pk_types_[0]);
+  for (const auto& [name, index] : to.indexes) {
+    if (index.kind != schema::IndexKind::kIndex || index.parts.empty()) continue;
+    // Kept from the start: the index an AUTO_INCREMENT column needs, and indexes over generated columns.
+    bool plain = true;
+    for (const auto& part : index.parts) {
+      const schema::Column* c = to.FindColumn(part.column);
+      plain = plain && c && c->generation.empty() && !(c->auto_increment && &part == &index.parts.front());
+    }
+    if (plain) deferred_.push_back(index);
+  }
   SCION_ASSIGN_OR_RETURN(conn_, mysql::AdminConnection::Connect(options_.connect));
   SCION_TRY(conn_->Execute("SET SESSION time_zone = '+00:00'"));
   // Consistent (non-locking) reads of the source: the copy takes no lock an application
@@ -337,6 +380,9 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     std::string clauses;
     for (const auto& c : plan_.clauses) clauses += (clauses.empty() ? "" : ", ") + c;
     SCION_TRY(conn_->Execute(fmt::format("ALTER TABLE {} {}", QuoteIdentifier(shadow_), clauses)));
+    std::string drops;
+    for (const auto& index : deferred_) drops += (drops.empty() ? "" : ", ") + ("DROP INDEX " + QuoteIdentifier(index.name));
+    if (!drops.empty()) SCION_TRY(conn_->Execute(fmt::format("ALTER TABLE {} {}", QuoteIdentifier(shadow_), drops)));
   }
 
   std::vector<LiteralKind> kinds;
@@ -359,6 +405,18 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
                                        "TABLE_NAME = {}",
                                        QuoteString(plan_.schema), QuoteString(plan_.table))));
   if (!est.rows.empty() && est.rows[0][0]) progress_.rows_estimate = std::stoull(*est.rows[0][0]);
+  if (int_pk_) {
+    std::string key = QuoteIdentifier(pk_[0]);
+    SCION_ASSIGN_OR_RETURN(auto range, conn_->Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", key,
+                                                                QuoteIdentifier(plan_.table))));
+    auto lo = range.rows.empty() || !range.rows[0][0] ? std::nullopt : ParseKey(*range.rows[0][0]);
+    auto hi = range.rows.empty() || !range.rows[0][1] ? std::nullopt : ParseKey(*range.rows[0][1]);
+    if (lo && hi) {
+      max_key_ = *hi;
+      double span = static_cast<double>(*hi - *lo) + 1;
+      key_density_ = std::clamp(static_cast<double>(std::max<std::uint64_t>(progress_.rows_estimate, 1)) / span, 1e-12, 1.0);
+    }
+  }
   return Ok();
 }
 
@@ -452,15 +510,40 @@ std::vector<std::string> OnlineAlter::PkCharsets() const {
   return charsets;
 }
 
-// Two chunks side by side, on two connections: the second starts where the first ends.
+// A single-column integer key is split by arithmetic (no scan to find where a range ends);
+// any other key by the key `rows` rows on. Returns nullopt for a range open at the top.
+Result<std::optional<std::string>> OnlineAlter::RangeEnd(mysql::AdminConnection& conn, const std::string& lower,
+                                                         std::uint64_t rows) {
+  if (!int_pk_) {
+    return KeyAt(conn, plan_.table, pk_, pk_types_, PkCharsets(), RangeWhere(lower, ""), std::max<std::uint64_t>(rows, 1) - 1);
+  }
+  std::string key = QuoteIdentifier(pk_[0]);
+  // Skip a gap: the range starts just below the next key there is.
+  SCION_ASSIGN_OR_RETURN(auto first, conn.Query(fmt::format("SELECT MIN({}) FROM {} WHERE {}", key,
+                                                            QuoteIdentifier(plan_.table), RangeWhere(lower, ""))));
+  if (first.rows.empty() || !first.rows[0][0]) return std::optional<std::string>();
+  auto lo = ParseKey(*first.rows[0][0]);
+  if (!lo) return MakeError(ErrorCode::kInternal, fmt::format("unexpected key {} in {}", *first.rows[0][0], plan_.table));
+  std::int64_t span = static_cast<std::int64_t>(std::clamp(static_cast<double>(rows) / key_density_, 1.0, 4e18));
+  KeyInt hi = *lo - 1 + span;
+  if (hi >= max_key_) {
+    // Rows inserted since the copy began may lie beyond the key seen then.
+    SCION_ASSIGN_OR_RETURN(auto last, conn.Query(fmt::format("SELECT MAX({}) FROM {}", key, QuoteIdentifier(plan_.table))));
+    if (!last.rows.empty() && last.rows[0][0]) {
+      if (auto m = ParseKey(*last.rows[0][0])) max_key_ = *m;
+    }
+    if (hi >= max_key_) return std::optional<std::string>();
+  }
+  return std::optional<std::string>(KeyLiteral(hi));
+}
+
+// Two ranges side by side, on two connections: the second starts where the first ends.
 Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& watermark, bool& done) {
-  auto charsets = PkCharsets();
   std::uint64_t rows = chunk_rows_;
-  SCION_ASSIGN_OR_RETURN(auto mid, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(watermark, ""),
-                                        rows - 1));
+  SCION_ASSIGN_OR_RETURN(auto mid, RangeEnd(conn, watermark, rows));
   std::optional<std::string> upper;
   if (mid) {
-    SCION_ASSIGN_OR_RETURN(upper, KeyAt(conn, plan_.table, pk_, pk_types_, charsets, RangeWhere(*mid, ""), rows - 1));
+    SCION_ASSIGN_OR_RETURN(upper, RangeEnd(conn, *mid, rows));
   }
   auto started = Clock::now();
   Result<std::uint64_t> second = std::uint64_t{0};
@@ -472,6 +555,14 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
   if (!second) return std::unexpected(second.error());
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   progress_.rows_copied += *first + *second;
+  if (int_pk_ && mid && upper) {
+    // Rows per key value in the two closed ranges: how wide the next ranges must be.
+    auto lo = watermark.empty() ? std::optional<KeyInt>() : ParseKey(watermark);
+    auto hi = ParseKey(*upper);
+    if (lo && hi && *hi > *lo && *first + *second > 0) {
+      key_density_ = std::clamp(static_cast<double>(*first + *second) / static_cast<double>(*hi - *lo), 1e-12, 1.0);
+    }
+  }
   // Aim at the time target: scale the chunk by how far this one was off, within limits.
   double factor = took.count() > 0 ? static_cast<double>(options_.chunk_target.count()) / took.count() : 2.0;
   factor = std::clamp(factor, 0.5, 2.0);
@@ -594,11 +685,37 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     }
     if (on_progress) on_progress(progress_);
   }
+  SCION_TRY(BuildDeferredIndexes());
+  if (on_progress) on_progress(progress_);
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
   SCION_TRY(WaitCaughtUp(now, std::chrono::seconds(60)));
   SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
   if (on_progress) on_progress(progress_);
+  return Ok();
+}
+
+Status OnlineAlter::BuildDeferredIndexes() {
+  if (deferred_.empty()) return Ok();
+  SCION_ASSIGN_OR_RETURN(auto present, conn_->Query(fmt::format(
+                                           "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE "
+                                           "TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                                           QuoteString(plan_.schema), QuoteString(shadow_))));
+  std::set<std::string> have;
+  for (const auto& row : present.rows) have.insert(row[0].value_or(""));
+  std::string adds;
+  for (const auto& index : deferred_) {
+    if (!have.count(index.name)) adds += (adds.empty() ? "ADD " : ", ADD ") + schema::IndexDefinition(index);
+  }
+  if (adds.empty()) return Ok();
+  progress_.phase = "build-indexes";
+  // Sorted index builds that let the catch-up go on writing the shadow (it waits meanwhile).
+  auto st = conn_->Execute(fmt::format("ALTER TABLE {} {}, ALGORITHM=INPLACE, LOCK=NONE", QuoteIdentifier(shadow_), adds));
+  if (!st) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("adding the secondary indexes of {} to the new table failed: {}", plan_.table,
+                                 st.error().message));
+  }
   return Ok();
 }
 
@@ -630,7 +747,6 @@ Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::st
 Status OnlineAlter::Verify() {
   progress_.phase = "verify";
   remember_applied_ = true;
-  auto charsets = PkCharsets();
   // Small chunks read without locks: a chunk compared while a write to it is in flight differs
   // for a moment, so it is compared again after catching up before it counts as a mismatch.
   constexpr std::uint64_t kChunk = 10000;
@@ -639,8 +755,7 @@ Status OnlineAlter::Verify() {
   int repairs = 0;
   for (;;) {
     if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
-    SCION_ASSIGN_OR_RETURN(auto upper, KeyAt(*conn_, plan_.table, pk_, pk_types_, charsets, RangeWhere(lower, ""),
-                                            kChunk - 1));
+    SCION_ASSIGN_OR_RETURN(auto upper, RangeEnd(*conn_, lower, kChunk));
     std::string hi = upper ? *upper : "";
     bool same = false;
     for (int check = 0; check <= kRechecks && !same; ++check) {

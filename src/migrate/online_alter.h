@@ -136,6 +136,15 @@ class OnlineAlter {
  private:
   Status Prepare(const std::optional<Checkpoint>& resume);
   Status CopyChunk(mysql::AdminConnection& conn, std::string& watermark_literal, bool& done);
+  // The upper bound of a key range that starts after `lower` and holds about `rows` rows;
+  // nullopt: the range is open at the top (the last one).
+  Result<std::optional<std::string>> RangeEnd(mysql::AdminConnection& conn, const std::string& lower,
+                                              std::uint64_t rows);
+  // Adds the secondary indexes the copy went without (see deferred_) that the shadow lacks.
+  Status BuildDeferredIndexes();
+  using KeyInt = __int128;  // any BIGINT, signed or not, and room above and below
+  static std::optional<KeyInt> ParseKey(std::string_view text);
+  static std::string KeyLiteral(KeyInt v);
   Result<std::uint64_t> CopyRange(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
   std::vector<std::string> PkCharsets() const;
   enum class ApplyMode {
@@ -175,6 +184,12 @@ class OnlineAlter {
   mutable std::mutex revert_mu_;
   std::optional<Error> revert_error_;  // guarded by revert_mu_
   std::uint64_t chunk_rows_ = 1000;
+  bool int_pk_ = false;       // one integer key column: ranges are found by arithmetic
+  double key_density_ = 1.0;  // rows per key value, measured as the copy goes
+  KeyInt max_key_ = 0;        // the largest key seen; refreshed when a range reaches it
+  // Plain secondary indexes of the target, left out of the shadow while it is filled (rows
+  // into an index are cheaper sorted at the end than inserted one by one) and added after.
+  std::vector<schema::Index> deferred_;
   // Keys applied since verification began, applied once more under the cut-over's locks.
   bool remember_applied_ = false;
   std::set<std::string> reapply_;

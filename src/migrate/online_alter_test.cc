@@ -169,6 +169,15 @@ class OnlineAlterTest : public ::testing::Test {
                               columns, table));
   }
 
+  // The table's definition now is the plan's target, secondary indexes included.
+  void ExpectDefinitionIsTarget(const TablePlan& plan) {
+    auto now = schema::Introspect(*conn_, "shop");
+    ASSERT_TRUE(now.has_value());
+    ASSERT_TRUE(now->tables.count(plan.table));
+    EXPECT_TRUE(now->tables.at(plan.table).SameAs(plan.to)) << now->tables.at(plan.table).create_sql << "\nwanted:\n"
+                                                            << plan.to.create_sql;
+  }
+
   static fleet::ScratchInstance* instance_;
   std::unique_ptr<mysql::AdminConnection> conn_;
 };
@@ -221,6 +230,7 @@ TEST_F(OnlineAlterTest, CopiesEveryColumnTypeAndCutsOver) {
   EXPECT_EQ(Checksum("t", cols), before);
   EXPECT_EQ(Checksum(alter.old_table(), cols), before);
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM t WHERE added = 7"), "3001");
+  ExpectDefinitionIsTarget(plan);
   EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
                    "AND COLUMN_NAME = 'i'"),
             "bigint");
@@ -304,7 +314,7 @@ TEST_F(OnlineAlterTest, StringTemporalAndCompositePrimaryKeys) {
 TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   TableAndControl(60000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
-                        "extra INT DEFAULT NULL)");
+                        "extra INT DEFAULT NULL, KEY k (k), KEY v_k (v(10), k DESC))");
 
   Storm storm(*instance_, 70000, 100000);
   OnlineAlter alter(Options(), plan);
@@ -322,6 +332,7 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
       << "; different: "
       << Scalar("SELECT GROUP_CONCAT(t.id) FROM t JOIN control c USING (id) WHERE NOT (t.k <=> c.k AND t.v <=> c.v)");
   EXPECT_LT(storm.max_latency_us.load(), 2'000'000) << "a write was held too long";
+  ExpectDefinitionIsTarget(plan);
   RecordProperty("writes", storm.writes.load());
   RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
 }
@@ -487,7 +498,7 @@ TEST_F(OnlineAlterTest, RevertRefusedWhenRowsNoLongerFit) {
 
 TEST_F(OnlineAlterTest, ResumesFromItsCheckpointAfterAnInterruptedCopy) {
   TableAndControl(30000);
-  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))");
   auto options = Options();
   options.max_chunk_rows = 400;
   options.drop_shadow_on_failure = false;  // like a daemon killed mid-copy: nothing is cleaned up
@@ -515,6 +526,42 @@ TEST_F(OnlineAlterTest, ResumesFromItsCheckpointAfterAnInterruptedCopy) {
   storm.Stop();
   EXPECT_EQ(storm.errors, 0) << storm.last_error;
   EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+  ExpectDefinitionIsTarget(plan);
+}
+
+TEST_F(OnlineAlterTest, SparseAndExtremeIntegerKeysAreCopiedInRanges) {
+  // Key ranges are found by arithmetic on an integer key: gaps, negative keys and the ends of
+  // BIGINT's range must neither lose nor repeat a row.
+  struct Case {
+    std::string type;
+    std::string keys;  // a SELECT of the keys
+  };
+  std::vector<Case> cases = {
+      {"BIGINT", "SELECT CAST(seq AS SIGNED) - 5000 FROM seq_1_to_10000 UNION ALL SELECT seq * 1000000007 FROM seq_1_to_3000 UNION ALL "
+                 "SELECT -9223372036854775808 UNION ALL SELECT 9223372036854775807 UNION ALL "
+                 "SELECT 9223372036854775806"},
+      {"BIGINT UNSIGNED", "SELECT seq FROM seq_1_to_5000 UNION ALL SELECT 18446744073709551615 - seq FROM "
+                          "seq_0_to_2000 UNION ALL SELECT 0"},
+      {"TINYINT", "SELECT CAST(seq AS SIGNED) - 128 FROM seq_0_to_255"},
+      {"SMALLINT UNSIGNED", "SELECT seq * 7 FROM seq_0_to_9000"},
+  };
+  for (const auto& c : cases) {
+    SetUp();
+    Exec(fmt::format("CREATE TABLE t (id {} PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))", c.type));
+    Exec(fmt::format("INSERT INTO t (id) {}", c.keys));
+    Exec("UPDATE t SET k = 1, v = MD5(id)");
+    std::string before = Checksum("t", "id, k, v");
+    auto plan = Plan("t", fmt::format("CREATE TABLE t (id {} PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
+                                      "KEY v (v), KEY kv (k, v))",
+                                      c.type));
+    OnlineAlter alter(Options(), plan);
+    auto st = alter.Copy();
+    if (st) st = alter.Verify();
+    if (st) st = alter.CutOver();
+    ASSERT_TRUE(st.has_value()) << c.type << ": " << st.error().ToString();
+    EXPECT_EQ(Checksum("t", "id, k, v"), before) << c.type;
+    ExpectDefinitionIsTarget(plan);
+  }
 }
 
 TEST_F(OnlineAlterTest, SurvivesAMariadbCrashMidCopyByResuming) {
