@@ -44,6 +44,7 @@ void Usage() {
 int main(int argc, char** argv) {
   std::string socket, user, password, schema_name, table, target_sql;
   int chunk_ms = 500;
+  bool verbose = false;  // a progress line per chunk
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto next = [&]() -> std::string {
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     else if (a == "--table") table = next();
     else if (a == "--target-sql") target_sql = next();
     else if (a == "--chunk-ms") chunk_ms = std::atoi(next().c_str());
+    else if (a == "--verbose") verbose = true;
     else {
       Usage();
       return 2;
@@ -114,8 +116,10 @@ int main(int argc, char** argv) {
   options.chunk_target = std::chrono::milliseconds(chunk_ms);
   scion::migrate::OnlineAlter alter(options, *plan);
   auto last_print = Clock::now() - std::chrono::seconds(10);
+  double indexes_from_s = -1;
   auto copied = alter.Copy([&](const scion::migrate::Progress& p) {
-    if (Clock::now() - last_print < std::chrono::seconds(2)) return;
+    if (p.phase == "build-indexes" && indexes_from_s < 0) indexes_from_s = Since(t0);
+    if (!verbose && Clock::now() - last_print < std::chrono::seconds(2)) return;
     last_print = Clock::now();
     std::fprintf(stderr, "%7.1f s  %-8s %3d %%  rows %llu/%llu  %.0f rows/s  eta %.0f s  changes %llu\n", Since(t0),
                  p.phase.c_str(), p.percent(), static_cast<unsigned long long>(p.rows_copied),
@@ -136,9 +140,9 @@ int main(int argc, char** argv) {
   auto p = alter.progress();
   std::printf(
       "{\"seconds\": %.3f, \"strategy\": \"copy\", \"rows_copied\": %llu, \"changes_applied\": %llu, "
-      "\"plan_s\": %.3f, \"copy_done_s\": %.3f, \"verify_done_s\": %.3f, \"old_table\": \"%s\"}\n",
+      "\"plan_s\": %.3f, \"indexes_from_s\": %.3f, \"copy_done_s\": %.3f, \"verify_done_s\": %.3f, \"old_table\": \"%s\"}\n",
       total, static_cast<unsigned long long>(p.rows_copied), static_cast<unsigned long long>(p.changes_applied),
-      plan_s, copy_s, verify_s, alter.old_table().c_str());
+      plan_s, indexes_from_s, copy_s, verify_s, alter.old_table().c_str());
   std::fflush(stdout);
   return 0;
 }

@@ -537,37 +537,27 @@ Result<std::optional<std::string>> OnlineAlter::RangeEnd(mysql::AdminConnection&
   return std::optional<std::string>(KeyLiteral(hi));
 }
 
-// Two ranges side by side, on two connections: the second starts where the first ends.
+// One key range after the watermark. One connection copies: a second one copying the next
+// range alongside was measured no faster (InnoDB serializes inserts into one table's index
+// much of the time) and took the CPU the application and the binlog need.
 Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& watermark, bool& done) {
-  std::uint64_t rows = chunk_rows_;
-  SCION_ASSIGN_OR_RETURN(auto mid, RangeEnd(conn, watermark, rows));
-  std::optional<std::string> upper;
-  if (mid) {
-    SCION_ASSIGN_OR_RETURN(upper, RangeEnd(conn, *mid, rows));
-  }
+  SCION_ASSIGN_OR_RETURN(auto upper, RangeEnd(conn, watermark, chunk_rows_));
   auto started = Clock::now();
-  Result<std::uint64_t> second = std::uint64_t{0};
-  std::thread other;
-  if (mid) other = std::thread([&] { second = CopyRange(*conn2_, *mid, upper ? *upper : ""); });
-  auto first = CopyRange(conn, watermark, mid ? *mid : "");
-  if (other.joinable()) other.join();
-  if (!first) return std::unexpected(first.error());
-  if (!second) return std::unexpected(second.error());
+  SCION_ASSIGN_OR_RETURN(std::uint64_t copied, CopyRange(conn, watermark, upper ? *upper : ""));
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-  progress_.rows_copied += *first + *second;
-  if (int_pk_ && mid && upper) {
-    // Rows per key value in the two closed ranges: how wide the next ranges must be.
-    auto lo = watermark.empty() ? std::optional<KeyInt>() : ParseKey(watermark);
-    auto hi = ParseKey(*upper);
-    if (lo && hi && *hi > *lo && *first + *second > 0) {
-      key_density_ = std::clamp(static_cast<double>(*first + *second) / static_cast<double>(*hi - *lo), 1e-12, 1.0);
+  progress_.rows_copied += copied;
+  if (int_pk_ && upper && !watermark.empty() && copied > 0) {
+    // Rows per key value: how wide the next ranges must be.
+    auto lo = ParseKey(watermark), hi = ParseKey(*upper);
+    if (lo && hi && *hi > *lo) {
+      key_density_ = std::clamp(static_cast<double>(copied) / static_cast<double>(*hi - *lo), 1e-12, 1.0);
     }
   }
   // Aim at the time target: scale the chunk by how far this one was off, within limits.
   double factor = took.count() > 0 ? static_cast<double>(options_.chunk_target.count()) / took.count() : 2.0;
   factor = std::clamp(factor, 0.5, 2.0);
   chunk_rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(chunk_rows_ * factor), 100, options_.max_chunk_rows);
-  if (!mid || !upper) {
+  if (!upper) {
     done = true;
   } else {
     watermark = *upper;
@@ -685,8 +675,11 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     }
     if (on_progress) on_progress(progress_);
   }
-  SCION_TRY(BuildDeferredIndexes());
-  if (on_progress) on_progress(progress_);
+  if (!deferred_.empty()) {
+    progress_.phase = "build-indexes";
+    if (on_progress) on_progress(progress_);
+    SCION_TRY(BuildDeferredIndexes());
+  }
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
   SCION_TRY(WaitCaughtUp(now, std::chrono::seconds(60)));
@@ -708,7 +701,6 @@ Status OnlineAlter::BuildDeferredIndexes() {
     if (!have.count(index.name)) adds += (adds.empty() ? "ADD " : ", ADD ") + schema::IndexDefinition(index);
   }
   if (adds.empty()) return Ok();
-  progress_.phase = "build-indexes";
   // Sorted index builds that let the catch-up go on writing the shadow (it waits meanwhile).
   auto st = conn_->Execute(fmt::format("ALTER TABLE {} {}, ALGORITHM=INPLACE, LOCK=NONE", QuoteIdentifier(shadow_), adds));
   if (!st) {
@@ -784,121 +776,173 @@ Status OnlineAlter::Verify() {
   }
 }
 
-Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
-  // One table per RENAME: a RENAME of several tables queues only on the first (it takes its
-  // locks in name order), so at the unlock a write waiting on another of the tables would be
-  // granted before the RENAME and land in its old table.
-  if (alters.size() > 1) {
-    for (auto* m : alters) SCION_TRY(CutOverOne({m}));
-    return Ok();
-  }
-  return CutOverOne(alters);
+namespace {
+
+// A session of the cut-over: the schema, a short lock wait, UTC.
+Result<std::unique_ptr<mysql::AdminConnection>> CutOverSession(const AlterOptions& o, const std::string& schema) {
+  SCION_ASSIGN_OR_RETURN(auto c, mysql::AdminConnection::Connect(o.connect));
+  SCION_TRY(c->Execute(fmt::format("USE {}", QuoteIdentifier(schema))));
+  SCION_TRY(c->Execute(fmt::format("SET SESSION lock_wait_timeout = {}", o.cutover_lock_wait_seconds)));
+  SCION_TRY(c->Execute("SET SESSION time_zone = '+00:00'"));
+  return c;
 }
 
-Status OnlineAlter::CutOverOne(const std::vector<OnlineAlter*>& alters) {
+Result<std::string> ConnectionId(mysql::AdminConnection& c) {
+  SCION_ASSIGN_OR_RETURN(auto r, c.Query("SELECT CONNECTION_ID()"));
+  if (r.rows.empty() || !r.rows[0][0]) return MakeError(ErrorCode::kInternal, "no connection id");
+  return *r.rows[0][0];
+}
+
+// Waits until every session in `ids` waits for a metadata lock, or `deadline`. `seen` is the
+// last state read, for the log.
+bool WaitAllQueued(mysql::AdminConnection& c, const std::vector<std::string>& ids, Clock::time_point deadline,
+                   std::string& seen) {
+  std::string list;
+  for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
+  while (Clock::now() < deadline) {
+    auto r = c.Query(fmt::format("SELECT ID, STATE FROM information_schema.PROCESSLIST WHERE ID IN ({})", list));
+    if (!r) {
+      seen = r.error().message;
+    } else {
+      std::size_t queued = 0;
+      seen.clear();
+      for (const auto& row : r->rows) {
+        seen += (seen.empty() ? "" : "; ") + row[0].value_or("?") + ": " + row[1].value_or("NULL");
+        if (row[1] && row[1]->find("metadata lock") != std::string::npos) ++queued;
+      }
+      if (queued == ids.size()) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+// A session that runs one table's RENAME once the cut-over holds the locks.
+struct Renamer {
+  std::unique_ptr<mysql::AdminConnection> conn;
+  std::string id;
+  std::string sql;
+  Status result = Ok();
+};
+
+}  // namespace
+
+Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
   if (alters.empty()) return Ok();
   const AlterOptions& o = alters[0]->options_;
-  const std::string& schema = alters[0]->plan_.schema;
+  std::vector<OnlineAlter*> pending = alters;
   std::string last_error;
-  for (int attempt = 1; attempt <= o.cutover_attempts; ++attempt) {
+  for (int attempt = 1; attempt <= o.cutover_attempts && !pending.empty(); ++attempt) {
     if (attempt > 1) std::this_thread::sleep_for(o.cutover_backoff * (attempt - 1));
-    SCION_ASSIGN_OR_RETURN(auto a, mysql::AdminConnection::Connect(o.connect));
-    SCION_ASSIGN_OR_RETURN(auto b, mysql::AdminConnection::Connect(o.connect));
-    for (auto* c : {a.get(), b.get()}) {
-      SCION_TRY(c->Execute(fmt::format("USE {}", QuoteIdentifier(schema))));
-      SCION_TRY(c->Execute(fmt::format("SET SESSION lock_wait_timeout = {}", o.cutover_lock_wait_seconds)));
-      SCION_TRY(c->Execute("SET SESSION time_zone = '+00:00'"));
-    }
-    SCION_ASSIGN_OR_RETURN(auto ida, a->Query("SELECT CONNECTION_ID()"));
-    SCION_ASSIGN_OR_RETURN(auto idb, b->Query("SELECT CONNECTION_ID()"));
-    std::uint64_t a_id = std::stoull(ida.rows[0][0].value_or("0"));
-    std::string b_id = idb.rows[0][0].value_or("0");
-
-    // The sentries carry the old tables' names: while one exists, the RENAME cannot happen.
-    std::string locks, sentries, renames;
-    for (auto* m : alters) {
-      // Only a sentry left by an earlier attempt may go; a real table under the name stops us.
-      SCION_TRY(DropSentry(*a, schema, m->parked()));
-      SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'",
-                                       QuoteIdentifier(m->parked()))));
-      locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
-                           QuoteIdentifier(m->parked()), QuoteIdentifier(m->incoming()));
-      sentries += (sentries.empty() ? "" : ", ") + QuoteIdentifier(m->parked());
-      renames += fmt::format("{}{} TO {}, {} TO {}", renames.empty() ? "" : ", ", QuoteIdentifier(m->plan_.table),
-                             QuoteIdentifier(m->parked()), QuoteIdentifier(m->incoming()),
-                             QuoteIdentifier(m->plan_.table));
-    }
-    auto drop_sentries = [&] { (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries)); };
-    auto started = Clock::now();
-    if (auto st = a->Execute("LOCK TABLES " + locks); !st) {
+    auto st = CutOverAttempt(pending, attempt);
+    if (!st && st.error().code == ErrorCode::kFailedPrecondition) return st;  // a row that does not fit
+    if (!st) {
       last_error = st.error().message;
-      spdlog::warn("msg=\"cut-over lock refused, will retry\" attempt={} error={}", attempt, log::Quote(last_error));
-      drop_sentries();
-      continue;
+      spdlog::warn("msg=\"cut-over attempt failed, will retry\" attempt={} error={}", attempt, log::Quote(last_error));
     }
-    // Writes to the tables are held from here. Apply what was committed before the lock.
-    Status caught = Ok();
-    auto position = CurrentPosition(*a);
-    if (!position) caught = std::unexpected(position.error());
-    for (auto* m : alters) {
-      if (caught) caught = m->WaitCaughtUp(*position, std::chrono::seconds(o.cutover_lock_wait_seconds));
-      if (caught) caught = m->ApplyPending(*a, ApplyMode::kUnderLockTables);
-    }
-    if (!caught) {
-      (void)a->Execute("UNLOCK TABLES");
-      drop_sentries();
-      if (caught.error().code == ErrorCode::kFailedPrecondition) return std::unexpected(caught.error());  // a row
-      last_error = caught.error().message;
-      continue;
-    }
-    // The RENAME queues behind our locks; once it is seen waiting, dropping the sentries and
-    // unlocking lets it run before any held write.
-    Status renamed = Ok();
-    std::thread rename([&] { renamed = b->Execute("RENAME TABLE " + renames); });
-    bool waiting = false;
-    std::string seen;
-    while (Clock::now() - started < std::chrono::seconds(o.cutover_lock_wait_seconds) * 2) {
-      auto r = a->Query(fmt::format("SELECT STATE, INFO FROM information_schema.PROCESSLIST WHERE ID = {}", b_id));
-      if (!r) seen = r.error().message;
-      if (r && !r->rows.empty()) seen = r->rows[0][0].value_or("NULL") + " / " + r->rows[0][1].value_or("NULL");
-      if (r && !r->rows.empty() && r->rows[0][0] && r->rows[0][0]->find("metadata lock") != std::string::npos) {
-        waiting = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (o.on_cutover_stage) o.on_cutover_stage("rename-queued", a_id);
-    if (waiting) {
-      auto dropped = a->Execute(fmt::format("DROP TABLE {}", sentries));
-      if (!dropped) {
-        spdlog::warn("msg=\"cannot drop the cut-over sentry\" error={}", log::Quote(dropped.error().message));
-        waiting = false;
-      }
-    } else {
-      spdlog::warn("msg=\"the RENAME was not seen waiting\" last_state={}", log::Quote(seen));
-    }
-    (void)a->Execute("UNLOCK TABLES");
-    rename.join();
-    auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    if (waiting && renamed) {
-      for (auto* m : alters) {
-        m->cut_over_ = !m->reverse_;
-        m->cutover_position_ = *position;
-        m->progress_.phase = m->reverse_ ? "reverted" : "complete";
-        if (m->follower_) m->follower_->Stop();
-      }
-      spdlog::info("msg=\"cut-over complete\" tables={} held_ms={} attempt={}", alters.size(), held.count(), attempt);
-      return Ok();
-    }
-    // The RENAME failed (the sentries were still there): nothing changed; try again.
-    last_error = renamed ? "the RENAME did not queue in time" : renamed.error().message;
-    drop_sentries();
-    spdlog::warn("msg=\"cut-over attempt failed\" attempt={} error={}", attempt, log::Quote(last_error));
   }
+  if (pending.empty()) return Ok();
   return MakeError(ErrorCode::kUnavailable,
                    fmt::format("cut-over did not succeed in {} attempts: {}", o.cutover_attempts, last_error),
                    "a long-running transaction or lock holds the table; find it with SHOW PROCESSLIST, let it finish, "
                    "and retry");
+}
+
+// One attempt for all `alters` together. One session takes a sentry table (named like each
+// table's parked name, so no RENAME can finish while it exists) and LOCK TABLES on every table,
+// shadow and sentry, and applies the last changes; then one RENAME per table, each in a session
+// of its own, queues for its table (RENAME takes its locks in name order, and the table's name
+// sorts first). Once all of them wait, the sentries go and UNLOCK TABLES lets every RENAME run
+// before any held write: no statement sees some tables swapped and others not. (One RENAME of
+// all the tables would queue on the first table only, and writes held on the others would be
+// granted ahead of it at the unlock.) Tables that were swapped leave `alters`.
+Status OnlineAlter::CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt) {
+  const AlterOptions& o = alters[0]->options_;
+  const std::string& schema = alters[0]->plan_.schema;
+  SCION_ASSIGN_OR_RETURN(auto a, CutOverSession(o, schema));
+  SCION_ASSIGN_OR_RETURN(std::string a_id, ConnectionId(*a));
+  std::vector<Renamer> renamers(alters.size());
+  std::string locks, sentries;
+  for (std::size_t i = 0; i < alters.size(); ++i) {
+    OnlineAlter* m = alters[i];
+    SCION_ASSIGN_OR_RETURN(renamers[i].conn, CutOverSession(o, schema));
+    SCION_ASSIGN_OR_RETURN(renamers[i].id, ConnectionId(*renamers[i].conn));
+    std::string table = QuoteIdentifier(m->plan_.table), parked = QuoteIdentifier(m->parked()),
+                incoming = QuoteIdentifier(m->incoming());
+    renamers[i].sql = fmt::format("RENAME TABLE {} TO {}, {} TO {}", table, parked, incoming, table);
+    // Only a sentry left by an earlier attempt may go; a real table under the name stops us.
+    SCION_TRY(DropSentry(*a, schema, m->parked()));
+    SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'", parked)));
+    locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", table, parked, incoming);
+    sentries += (sentries.empty() ? "" : ", ") + parked;
+  }
+  auto drop_sentries = [&] { (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries)); };
+  auto started = Clock::now();
+  if (auto st = a->Execute("LOCK TABLES " + locks); !st) {
+    drop_sentries();
+    return MakeError(ErrorCode::kUnavailable, "the cut-over could not lock the tables: " + st.error().message);
+  }
+  // Writes to the tables are held from here. Apply what was committed before the lock.
+  auto position = CurrentPosition(*a);
+  Status caught = position ? Ok() : Status(std::unexpected(position.error()));
+  for (auto* m : alters) {
+    if (caught) caught = m->WaitCaughtUp(*position, std::chrono::seconds(o.cutover_lock_wait_seconds));
+    if (caught) caught = m->ApplyPending(*a, ApplyMode::kUnderLockTables);
+  }
+  if (!caught) {
+    (void)a->Execute("UNLOCK TABLES");
+    drop_sentries();
+    return caught;
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids;
+  for (auto& r : renamers) {
+    ids.push_back(r.id);
+    threads.emplace_back([&r] { r.result = r.conn->Execute(r.sql); });
+  }
+  std::string seen;
+  bool queued = WaitAllQueued(*a, ids, started + std::chrono::seconds(o.cutover_lock_wait_seconds) * 2, seen);
+  if (o.on_cutover_stage) o.on_cutover_stage("rename-queued", std::stoull(a_id));
+  if (queued) {
+    if (auto dropped = a->Execute(fmt::format("DROP TABLE {}", sentries)); !dropped) {
+      spdlog::warn("msg=\"cannot drop the cut-over sentries\" error={}", log::Quote(dropped.error().message));
+    }
+  } else {
+    spdlog::warn("msg=\"the RENAMEs were not all seen waiting\" states={}", log::Quote(seen));
+  }
+  (void)a->Execute("UNLOCK TABLES");
+  for (auto& t : threads) t.join();
+  auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+
+  std::vector<OnlineAlter*> left;
+  std::string failure;
+  for (std::size_t i = 0; i < alters.size(); ++i) {
+    OnlineAlter* m = alters[i];
+    if (!renamers[i].result) {
+      // The RENAME failed (its sentry was still there): that table is unchanged.
+      failure = renamers[i].result.error().message;
+      left.push_back(m);
+      continue;
+    }
+    m->cut_over_ = !m->reverse_;
+    m->cutover_position_ = *position;
+    m->progress_.phase = m->reverse_ ? "reverted" : "complete";
+    if (m->follower_) m->follower_->Stop();
+  }
+  // Sentries still there (checked by their comment: a swapped table's parked name is real now).
+  for (auto* m : left) (void)DropSentry(*a, schema, m->parked());
+  if (left.size() == alters.size()) {
+    return MakeError(ErrorCode::kUnavailable, queued ? failure : "the RENAME did not queue in time");
+  }
+  if (!left.empty()) {
+    // Not expected (every RENAME was queued and every sentry dropped); the others go on alone.
+    spdlog::warn("msg=\"cut-over swapped only some tables; retrying the rest\" swapped={} left={} error={}",
+                 alters.size() - left.size(), left.size(), log::Quote(failure));
+  }
+  spdlog::info("msg=\"cut-over complete\" tables={} held_ms={} attempt={}", alters.size() - left.size(), held.count(),
+               attempt);
+  alters = std::move(left);
+  return Ok();
 }
 
 Status OnlineAlter::StartRevertSync() {
@@ -969,20 +1013,29 @@ std::optional<Error> OnlineAlter::revert_error() const {
   return revert_error_;
 }
 
-Status OnlineAlter::Revert() {
-  if (!reverse_) return MakeError(ErrorCode::kFailedPrecondition, "no revert window is open for this table");
-  StopRevertSync();
-  if (auto e = revert_error()) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("cannot revert {}: {}", plan_.table, e->message),
+Status OnlineAlter::Revert(const std::vector<OnlineAlter*>& alters) {
+  for (auto* m : alters) {
+    if (!m->reverse_) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("no revert window is open for table {}", m->plan_.table));
+    }
+  }
+  for (auto* m : alters) m->StopRevertSync();
+  Status st = Ok();
+  for (auto* m : alters) {
+    if (auto e = m->revert_error(); e && st) {
+      st = MakeError(ErrorCode::kFailedPrecondition, fmt::format("cannot revert {}: {}", m->plan_.table, e->message),
                      "rows written since the deploy do not fit the previous definition");
+    }
   }
-  auto st = CutOver({this});
+  if (st) st = CutOver(alters);
   if (!st) {
-    (void)StartRevertSync();  // keep the window open; re-applying from the cut-over is idempotent
-    return st;
+    // Keep the window open for what was not reverted; re-applying from the cut-over is idempotent.
+    for (auto* m : alters) {
+      if (m->cut_over_) (void)m->StartRevertSync();
+    }
   }
-  return Ok();
+  return st;
 }
 
 Status OnlineAlter::SkipRevert() {

@@ -45,7 +45,7 @@ struct AlterOptions {
   mysql::ConnectOptions connect;  // the instance, with an account that may ALTER, RENAME and replicate
   std::chrono::milliseconds chunk_target{500};  // a copy chunk should take about this long
   std::uint64_t initial_chunk_rows = 1000;
-  std::uint64_t max_chunk_rows = 100000;
+  std::uint64_t max_chunk_rows = 200000;
   std::uint64_t max_threads_running = 16;  // copy pauses while the instance is busier than this
   int cutover_lock_wait_seconds = 1;      // longest a cut-over attempt may hold or wait for locks
   int cutover_attempts = 5;
@@ -98,10 +98,11 @@ class OnlineAlter {
   // `verify_repairs` times.
   Status Verify();
 
-  // Swaps each shadow in for its table, one table at a time: a sentry table and LOCK TABLES hold
-  // the table's writes while the last changes are applied, then a waiting RENAME takes over. A lock
-  // that cannot be had within the wait (a long transaction) is retried with backoff, then
-  // refused with a clear error; writes are never answered with errors, only held.
+  // Swaps each shadow in for its table, all tables at once: a sentry table and LOCK TABLES hold
+  // the tables' writes while the last changes are applied, then one waiting RENAME per table
+  // takes over, and no statement sees some tables swapped and others not. A lock that cannot be
+  // had within the wait (a long transaction) is retried with backoff, then refused with a clear
+  // error; writes are never answered with errors, only held. All `alters` share one schema.
   static Status CutOver(const std::vector<OnlineAlter*>& alters);
   Status CutOver() { return CutOver({this}); }
 
@@ -112,7 +113,9 @@ class OnlineAlter {
   // Cuts back over to the previous table, with every write made since the deploy; the new table
   // is parked as shadow_table() and dropped with this object. Refused with the reason when a row
   // does not fit the old definition.
-  Status Revert();
+  // Several tables revert together, like CutOver(alters).
+  static Status Revert(const std::vector<OnlineAlter*>& alters);
+  Status Revert() { return Revert({this}); }
   // Ends the revert window: stops the sync and drops the previous table.
   Status SkipRevert();
   // The first error of the revert sync (e.g. a value too wide for the old column), if any.
@@ -153,7 +156,7 @@ class OnlineAlter {
   };
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
   Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
-  static Status CutOverOne(const std::vector<OnlineAlter*>& alters);
+  static Status CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt);
   Status Throttle();
   Result<bool> CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
   std::string RangeWhere(const std::string& lower, const std::string& upper) const;
@@ -168,7 +171,7 @@ class OnlineAlter {
   std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
   std::vector<std::string> crc_columns_;  // copied columns whose type does not change
   std::unique_ptr<mysql::AdminConnection> conn_;
-  std::unique_ptr<mysql::AdminConnection> conn2_;  // a second range of each chunk; the shadow's checksums
+  std::unique_ptr<mysql::AdminConnection> conn2_;  // the shadow's checksums, alongside the source's
   std::unique_ptr<Follower> follower_;
   // Where changes are applied (the shadow; the previous table during a revert window), which
   // table a cut-over brings in, and the name the current one is parked under.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -34,8 +35,10 @@ std::vector<std::string> testing_split(const std::string& sql) {
 
 class Storm {
  public:
-  Storm(fleet::ScratchInstance& instance, int id_range, int first_new_id) {
-    thread_ = std::thread([&instance, this, id_range, first_new_id] {
+  // Each transaction applies one statement to every table of `tables`.
+  Storm(fleet::ScratchInstance& instance, int id_range, int first_new_id,
+        std::vector<std::string> tables = {"t", "control"}) {
+    thread_ = std::thread([&instance, this, id_range, first_new_id, tables] {
       auto c = instance.Connect("shop");
       if (!c) {
         ++errors;
@@ -65,8 +68,9 @@ class Storm {
         }
         auto t0 = std::chrono::steady_clock::now();
         Status st = (*c)->Execute("BEGIN");
-        if (st) st = (*c)->Execute(fmt::format(fmt::runtime(stmt), "t"));
-        if (st) st = (*c)->Execute(fmt::format(fmt::runtime(stmt), "control"));
+        for (const auto& table : tables) {
+          if (st) st = (*c)->Execute(fmt::format(fmt::runtime(stmt), table));
+        }
         if (st) st = (*c)->Execute("COMMIT");
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
         long long prev = max_latency_us.load();
@@ -335,6 +339,73 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   ExpectDefinitionIsTarget(plan);
   RecordProperty("writes", storm.writes.load());
   RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
+}
+
+TEST_F(OnlineAlterTest, SeveralTablesCutOverTogether) {
+  TableAndControl(30000);
+  for (const char* table : {"u", "control_u"}) {
+    Exec(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64))", table));
+  }
+  Exec("INSERT INTO u SELECT * FROM t");
+  Exec("INSERT INTO control_u SELECT * FROM t");
+  auto plan_t = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
+                          "x INT DEFAULT NULL)");
+  Exec("USE target_def");
+  Exec("CREATE TABLE u (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), y INT DEFAULT NULL)");
+  Exec("USE shop");
+  auto from = schema::Introspect(*conn_, "shop");
+  auto to = schema::Introspect(*conn_, "target_def");
+  ASSERT_TRUE(from && to);
+  auto plan_u = PlanTable(*conn_, "shop", from->tables.at("u"), to->tables.at("u"));
+  ASSERT_TRUE(plan_u.has_value());
+
+  // Every transaction writes both tables (and their controls); a reader's statements see both
+  // tables at once: 3 + 3 columns before, 4 + 4 after, never 7 (one swapped, one not).
+  Storm storm(*instance_, 35000, 50000, {"t", "control", "u", "control_u"});
+  std::atomic<bool> stop{false};
+  std::set<std::size_t> widths;
+  std::thread reader([&] {
+    auto c = instance_->Connect("shop");
+    if (!c) return;
+    while (!stop) {
+      auto r = (*c)->Query("SELECT * FROM t JOIN u USING (id) LIMIT 1");
+      if (r && !r->rows.empty()) widths.insert(r->rows[0].size() + 1);  // USING folds the two ids
+    }
+  });
+  OnlineAlter at(Options(), plan_t), au(Options(), *plan_u);
+  for (auto* m : {&at, &au}) {
+    auto st = m->Copy();
+    if (st) st = m->Verify();
+    ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  }
+  auto cut = OnlineAlter::CutOver({&at, &au});
+  std::this_thread::sleep_for(300ms);
+  storm.Stop();
+  stop = true;
+  reader.join();
+  ASSERT_TRUE(cut.has_value()) << cut.error().ToString();
+  EXPECT_TRUE(at.cut_over() && au.cut_over());
+  EXPECT_EQ(storm.errors, 0) << storm.last_error;
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+  EXPECT_EQ(Checksum("u", "id, k, v"), Checksum("control_u", "id, k, v"));
+  EXPECT_EQ(widths.count(7), 0u) << "a statement saw one table swapped and the other not";
+  EXPECT_TRUE(widths.count(8)) << "the reader never saw the new tables";
+
+  // And back together, keeping the writes made since.
+  ASSERT_TRUE(at.StartRevertSync().has_value());
+  ASSERT_TRUE(au.StartRevertSync().has_value());
+  Storm more(*instance_, 35000, 60000, {"t", "control", "u", "control_u"});
+  std::this_thread::sleep_for(300ms);
+  auto back = OnlineAlter::Revert({&at, &au});
+  std::this_thread::sleep_for(200ms);
+  more.Stop();
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(more.errors, 0) << more.last_error;
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+  EXPECT_EQ(Checksum("u", "id, k, v"), Checksum("control_u", "id, k, v"));
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
+                   "COLUMN_NAME IN ('x', 'y') AND TABLE_NAME IN ('t', 'u')"),
+            "0");
 }
 
 TEST_F(OnlineAlterTest, LockingConnectionDyingMidCutOverLosesNothing) {

@@ -653,8 +653,9 @@ void DeployEngine::FinishWindows() {
     }
     bool expired = dr.value("revert_window_ends_at_ms", std::int64_t{0}) <= NowUnixMillis();
     if (state == "in_progress_revert" || run->revert) {
-      Status st = Ok();
-      for (auto it = run->alters.rbegin(); it != run->alters.rend() && st; ++it) st = (*it)->Revert();
+      std::vector<migrate::OnlineAlter*> alters;
+      for (auto& a : run->alters) alters.push_back(a.get());
+      Status st = migrate::OnlineAlter::Revert(alters);  // all tables together, like the cut-over
       auto conn = ConnectTarget(dr);
       for (const auto& t : run->dropped) {
         if (conn && st) {
