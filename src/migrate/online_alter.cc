@@ -260,6 +260,11 @@ OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::m
 
 OnlineAlter::~OnlineAlter() {
   StopRevertSync();
+  if (index_thread_.joinable()) {
+    // Abandoned while the indexes build (a failure or a cancel): stop the ALTER, then drop.
+    if (conn_ && !index_connection_id_.empty()) (void)conn_->Execute("KILL QUERY " + index_connection_id_);
+    index_thread_.join();
+  }
   if (follower_) follower_->Stop();
   if (shadow_created_ && !cut_over_ && conn_ && (options_.drop_shadow_on_failure || reverse_)) {
     (void)conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", Qualified(plan_.schema, shadow_)));
@@ -678,7 +683,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   if (!deferred_.empty()) {
     progress_.phase = "build-indexes";
     if (on_progress) on_progress(progress_);
-    SCION_TRY(BuildDeferredIndexes());
+    SCION_TRY(StartDeferredIndexes());
   }
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
@@ -688,8 +693,8 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   return Ok();
 }
 
-Status OnlineAlter::BuildDeferredIndexes() {
-  if (deferred_.empty()) return Ok();
+Status OnlineAlter::StartDeferredIndexes() {
+  if (deferred_.empty() || index_thread_.joinable()) return Ok();
   SCION_ASSIGN_OR_RETURN(auto present, conn_->Query(fmt::format(
                                            "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE "
                                            "TABLE_SCHEMA = {} AND TABLE_NAME = {}",
@@ -701,12 +706,24 @@ Status OnlineAlter::BuildDeferredIndexes() {
     if (!have.count(index.name)) adds += (adds.empty() ? "ADD " : ", ADD ") + schema::IndexDefinition(index);
   }
   if (adds.empty()) return Ok();
-  // Sorted index builds that let the catch-up go on writing the shadow (it waits meanwhile).
-  auto st = conn_->Execute(fmt::format("ALTER TABLE {} {}, ALGORITHM=INPLACE, LOCK=NONE", QuoteIdentifier(shadow_), adds));
-  if (!st) {
+  SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options_.connect));
+  SCION_TRY(conn->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
+  SCION_ASSIGN_OR_RETURN(auto id, conn->Query("SELECT CONNECTION_ID()"));
+  index_connection_id_ = id.rows.empty() ? "" : id.rows[0][0].value_or("");
+  // A sorted build that lets the catch-up and verification go on meanwhile (LOCK=NONE).
+  std::string sql = fmt::format("ALTER TABLE {} {}, ALGORITHM=INPLACE, LOCK=NONE", QuoteIdentifier(shadow_), adds);
+  index_status_ = Ok();
+  index_thread_ = std::thread([this, sql, conn = std::move(conn)] { index_status_ = conn->Execute(sql); });
+  return Ok();
+}
+
+Status OnlineAlter::FinishDeferredIndexes() {
+  if (!index_thread_.joinable()) return Ok();
+  index_thread_.join();
+  if (!index_status_) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("adding the secondary indexes of {} to the new table failed: {}", plan_.table,
-                                 st.error().message));
+                                 index_status_.error().message));
   }
   return Ok();
 }
@@ -771,7 +788,7 @@ Status OnlineAlter::Verify() {
       SCION_TRY(CopyRange(*conn_, lower, hi));
       continue;  // check the same chunk again
     }
-    if (!upper) return Ok();
+    if (!upper) return FinishDeferredIndexes();
     lower = *upper;
   }
 }
@@ -829,6 +846,7 @@ struct Renamer {
 
 Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
   if (alters.empty()) return Ok();
+  for (auto* m : alters) SCION_TRY(m->FinishDeferredIndexes());
   const AlterOptions& o = alters[0]->options_;
   std::vector<OnlineAlter*> pending = alters;
   std::string last_error;
@@ -1043,6 +1061,17 @@ Status OnlineAlter::SkipRevert() {
   if (follower_) follower_->Stop();
   if (!conn_) return Ok();
   return conn_->Execute(fmt::format("DROP TABLE IF EXISTS {}", QuoteIdentifier(old_)));
+}
+
+bool OnlineAlter::SwappedBeforeRestart(const AlterOptions& options, const std::string& schema, const std::string& table) {
+  auto conn = mysql::AdminConnection::Connect(options.connect);
+  if (!conn) return false;
+  auto r = (*conn)->Query(fmt::format(
+      "SELECT TABLE_NAME, TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME IN ({}, {})",
+      QuoteString(schema), QuoteString(DerivedName(table, "_scion_new")), QuoteString(DerivedName(table, "_scion_old"))));
+  if (!r || r->rows.size() != 1) return false;
+  const auto& row = r->rows[0];
+  return row[0].value_or("") == DerivedName(table, "_scion_old") && row[1].value_or("") != "scion cut-over sentry";
 }
 
 Status OnlineAlter::Abandon(const AlterOptions& options, const TablePlan& plan) {

@@ -91,8 +91,12 @@ class OnlineAlter {
   // Removes what an interrupted change left behind: the shadow, and a cut-over sentry (never a
   // real previous table). For a change that cannot be resumed.
   static Status Abandon(const AlterOptions& options, const TablePlan& plan);
+  // True when a cut-over of `table` swapped the tables but its caller did not learn it (the
+  // process died): the shadow is gone and a real previous table ("<t>_scion_old") is there.
+  static bool SwappedBeforeRestart(const AlterOptions& options, const std::string& schema, const std::string& table);
 
-  // Compares source and shadow chunk by chunk without locks (row count and a CRC over the
+  // Compares source and shadow chunk by chunk without locks (while the secondary indexes the
+  // copy left out are built; it returns once they are) (row count and a CRC over the
   // columns both keep with the same type; a chunk that differs is compared again after catching
   // up, since a write may be in flight) and re-copies a chunk that keeps differing, up to
   // `verify_repairs` times.
@@ -143,8 +147,11 @@ class OnlineAlter {
   // nullopt: the range is open at the top (the last one).
   Result<std::optional<std::string>> RangeEnd(mysql::AdminConnection& conn, const std::string& lower,
                                               std::uint64_t rows);
-  // Adds the secondary indexes the copy went without (see deferred_) that the shadow lacks.
-  Status BuildDeferredIndexes();
+  // Starts adding the secondary indexes the copy went without (see deferred_) that the shadow
+  // lacks, on a connection and thread of their own; Finish waits for them (Verify and CutOver
+  // call it).
+  Status StartDeferredIndexes();
+  Status FinishDeferredIndexes();
   using KeyInt = __int128;  // any BIGINT, signed or not, and room above and below
   static std::optional<KeyInt> ParseKey(std::string_view text);
   static std::string KeyLiteral(KeyInt v);
@@ -193,6 +200,9 @@ class OnlineAlter {
   // Plain secondary indexes of the target, left out of the shadow while it is filled (rows
   // into an index are cheaper sorted at the end than inserted one by one) and added after.
   std::vector<schema::Index> deferred_;
+  std::thread index_thread_;
+  Status index_status_ = Ok();      // written by index_thread_, read after joining it
+  std::string index_connection_id_;  // the building connection, to stop it
   // Keys applied since verification began, applied once more under the cut-over's locks.
   bool remember_applied_ = false;
   std::set<std::string> reapply_;

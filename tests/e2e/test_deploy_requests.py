@@ -2,6 +2,7 @@
 flow, revert, conflicts, lint refusals; driven through the real CLI and the gateway."""
 import json
 import os
+import sqlite3
 import subprocess
 import threading
 import time
@@ -228,6 +229,83 @@ class DeployRequestTest(ServerTestCase):
         self.server.run("deploy-request", "skip-revert", "mydb", str(created["number"]), check=True)
         wait_for(lambda: self.state(created["number"]) == "complete" or None, timeout=60, what="skip revert")
         self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
+
+    def test_daemon_killed_mid_cutover_resumes_after_restart(self):
+        created = self.big_table_and_change(rows=50000)
+        sock = self.server.branch_socket("mydb", "main")
+        password = self.server.internal_password()
+        # A long transaction holds the table: the cut-over's lock waits (its sentry exists) and
+        # retries while the daemon is killed.
+        holder = subprocess.Popen(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            holder.stdin.write("BEGIN; SELECT COUNT(*) FROM big WHERE id = 1;\n")
+            holder.stdin.flush()
+            self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
+            wait_for(lambda: self.state(created["number"]) == "in_progress_cutover" or None, timeout=120,
+                     what="the cut-over")
+            sentry = ("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mydb' AND "
+                      "TABLE_NAME = 'big_scion_old' AND TABLE_COMMENT = 'scion cut-over sentry'")
+            wait_for(lambda: self.server.sql("mydb", "main", sentry).strip() == "1" or None, timeout=30,
+                     interval=0.02, what="a cut-over attempt waiting for its locks, its sentry in place")
+            self.server.kill9()
+            # The application goes on writing while the daemon is down.
+            subprocess.run(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb", "-e",
+                            "UPDATE big SET v = 'while-down' WHERE id = 7; INSERT INTO big VALUES (50001, 1, 'new')"],
+                           check=True, timeout=60)
+            left = subprocess.run(["mariadb", "-N", "-S", sock, "-u", "scion_internal", f"-p{password}", "-e", sentry],
+                                  capture_output=True, text=True, check=True, timeout=60)
+            self.assertEqual(left.stdout.strip(), "1", "killed with the sentry in place")
+            holder.stdin.write("COMMIT;\n")
+            holder.stdin.close()
+            holder.wait(timeout=30)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+            holder.stdout.close()
+            holder.stderr.close()
+        self.server.start()
+        wait_for(lambda: self.state(created["number"]) == "complete_pending_revert" or None, timeout=300,
+                 what="the deploy to finish after the restart")
+        self.main = self.server.password("mydb", "main", "admin")
+        self.assertIn("`k` bigint(20)", self.server.run("branch", "schema", "mydb", "main", check=True).stdout)
+        self.assertEqual(self.server.gateway_sql(self.main, "SELECT COUNT(*), SUM(v = 'while-down') FROM big")
+                         .stdout.split(), ["50001", "1"])
+        self.server.run("deploy-request", "skip-revert", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "complete" or None, timeout=60, what="skip revert")
+        self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
+
+    def test_restart_after_an_unrecorded_swap_completes_the_deploy(self):
+        self.branch("base", "CREATE TABLE big (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(40))")
+        self.dr("create", "mydb", "base")
+        self.deploy(1)
+        self.server.gateway_sql(self.main, "INSERT INTO big SELECT seq, seq, MD5(seq) FROM seq_1_to_2000")
+        self.branch("gated", "ALTER TABLE big MODIFY k BIGINT NOT NULL DEFAULT 0")
+        created = self.dr("create", "mydb", "gated", "--disable-auto-apply")
+        self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
+        wait_for(lambda: self.state(created["number"]) == "pending_cutover" or None, timeout=120, what="the copy")
+        sock = self.server.branch_socket("mydb", "main")
+        password = self.server.internal_password()
+        self.server.kill9()
+        # As if the daemon had died in the cut-over right after its RENAME, before recording it.
+        subprocess.run(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb", "-e",
+                        "RENAME TABLE big TO big_scion_old, big_scion_new TO big"], check=True, timeout=60)
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "metadata.db"))
+        with db:
+            db.execute("UPDATE deploy_requests SET deployment_state = 'in_progress_cutover', "
+                       "body = json_set(body, '$.deployment_state', 'in_progress_cutover') WHERE number = ?",
+                       (created["number"],))
+        db.close()
+        self.server.start()
+        wait_for(lambda: self.state(created["number"]) == "complete" or None, timeout=120,
+                 what="the deploy to complete after the restart")
+        shown = self.dr("show", "mydb", str(created["number"]))
+        self.assertIn("revert window ended early", shown.get("error", ""))
+        self.main = self.server.password("mydb", "main", "admin")
+        self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
+        self.assertIn("`k` bigint(20)", self.server.run("branch", "schema", "mydb", "main", check=True).stdout)
+        self.assertEqual(self.server.gateway_sql(self.main, "SELECT COUNT(*) FROM big").stdout.strip(), "2000")
 
     def test_required_approval(self):
         self.server.run("database", "update", "mydb", "--require-approval-for-deploy", "true", check=True)

@@ -479,6 +479,17 @@ Status DeployEngine::RunDeploy(json& dr, Running& run) {
   schema::Schema after, theirs;
   SCION_TRY(Plan(fresh, branch, into, &after, &theirs));
   if (fresh["deployment_state"] == "error") return MakeError(ErrorCode::kConflict, fresh.value("error", ""));
+  bool swapped_before_restart = dr.value("swapped_before_restart", false);
+  dr.erase("swapped_before_restart");
+  if (fresh["deployment_state"] == "no_changes" && swapped_before_restart) {
+    // Every change reached the target in a cut-over the restart interrupted after the swap.
+    dr["deployment_state"] = "complete";
+    dr["completed_at"] = Now();
+    dr["error"] = "the revert window ended early: the server restarted";
+    std::lock_guard lock(mu_);
+    running_.erase(dr["id"].get<std::string>());
+    return Ok();
+  }
   if (fresh["deployment_state"] == "no_changes") {
     dr["deployment_state"] = "no_changes";
     std::lock_guard lock(mu_);
@@ -707,6 +718,21 @@ Status DeployEngine::Recover() {
       if (into) {
         migrate::AlterOptions ao = AlterOptionsFor(*into);
         for (const auto& op : dr["operations"]) {
+          if (state == "in_progress_cutover" && op.value("strategy", "") == "copy" &&
+              migrate::OnlineAlter::SwappedBeforeRestart(ao, into->database_name, op.value("table", ""))) {
+            // The restart came between the swap and its record: the table is changed; its
+            // previous one can no longer be kept in sync for a revert, so it goes (as after a
+            // restart in the revert window). The run that follows plans without this table.
+            spdlog::warn("msg=\"the cut-over had swapped the table before the restart; dropping the previous "
+                         "table\" number={} table={}", s.number, op.value("table", ""));
+            auto conn = ConnectTarget(dr);
+            if (conn) {
+              (void)(*conn)->Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(into->database_name),
+                                                 QuoteIdentifier(migrate::OldTableName(op.value("table", "")))));
+            }
+            dr["swapped_before_restart"] = true;
+            continue;
+          }
           // A copy with a checkpoint keeps its shadow and resumes; others start over.
           if (op.contains("checkpoint") && state != "in_progress_cancel") continue;
           migrate::TablePlan p{.schema = into->database_name, .table = op.value("table", "")};
