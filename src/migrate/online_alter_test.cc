@@ -635,6 +635,25 @@ TEST_F(OnlineAlterTest, SparseAndExtremeIntegerKeysAreCopiedInRanges) {
   }
 }
 
+TEST_F(OnlineAlterTest, CancelledWhileIndexesBuildLeavesNoShadow) {
+  TableAndControl(200000);
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
+                        "KEY v (v), KEY kv (k, v))");
+  {
+    OnlineAlter alter(Options(), plan);
+    ASSERT_TRUE(alter.Copy().has_value());
+    EXPECT_EQ(alter.progress().phase, "catch-up");
+    alter.Cancel();
+    auto st = alter.Verify();
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, ErrorCode::kConflict);
+  }  // the index build is stopped, the shadow dropped
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
+                   "'%\\_scion\\_%'"),
+            "0");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%'"), "0");
+}
+
 TEST_F(OnlineAlterTest, SurvivesAMariadbCrashMidCopyByResuming) {
   TableAndControl(30000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
