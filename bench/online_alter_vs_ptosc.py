@@ -205,6 +205,8 @@ def main():
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of workload before and after the tool")
     parser.add_argument("--chunk-time", type=float, default=0.5, help="both tools' chunk time target (s)")
     parser.add_argument("--tools", default="ptosc,scion")
+    parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
+                        help="sysbench --db-ps-mode: auto uses server-side prepared statements")
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
@@ -272,7 +274,8 @@ def main():
             sb_out = open(os.path.join(run_dir, "sysbench.out"), "w")
             sb = subprocess.Popen(["sysbench", lua, *gateway, "--tables=1", f"--table-size={args.table_size}",
                                    f"--threads={args.threads}", f"--rate={args.rate}", "--time=3600",
-                                   "--report-interval=1", "--histogram=on", "--mysql-ignore-errors=none", "run"],
+                                   "--report-interval=1", "--histogram=on", "--mysql-ignore-errors=none",
+                                   f"--db-ps-mode={args.ps_mode}", "run"],
                                   stdout=sb_out, stderr=subprocess.STDOUT, env=env, cwd=run_dir)
             try:
                 time.sleep(args.settle)
@@ -355,7 +358,7 @@ def main():
             print(f"scion / pt-osc time: {by['scion']['seconds'] / by['ptosc']['seconds']:.2f}")
         if args.json_out:
             with open(args.json_out, "w") as f:
-                json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads,
+                json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads, "ps_mode": args.ps_mode,
                            "alter": ALTER, "nproc": os.cpu_count(),
                            "when": time.strftime("%Y-%m-%d %H:%M:%S"), "results": results}, f, indent=2)
     finally:

@@ -664,6 +664,13 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     // Every change the follower has delivered up to `position` is applied below.
     std::string position = follower_->position();
     SCION_TRY(CopyChunk(*conn_, watermark, done));
+    // The last part of the copy runs alongside the index build, which logs those rows and
+    // adds them when its sorted build is done (falling back to a build after the copy).
+    if (!done && !deferred_.empty() && !index_thread_.joinable() && progress_.rows_estimate > 0 &&
+        progress_.rows_copied * 10 >= progress_.rows_estimate * 7) {
+      SCION_TRY(StartDeferredIndexes());
+      index_started_early_ = true;
+    }
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
     if (options_.on_checkpoint) {
       SCION_TRY(options_.on_checkpoint({.watermark = watermark,
@@ -683,7 +690,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   if (!deferred_.empty()) {
     progress_.phase = "build-indexes";
     if (on_progress) on_progress(progress_);
-    SCION_TRY(StartDeferredIndexes());
+    SCION_TRY(StartDeferredIndexes());  // unless it runs already
   }
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
@@ -720,6 +727,15 @@ Status OnlineAlter::StartDeferredIndexes() {
 Status OnlineAlter::FinishDeferredIndexes() {
   if (!index_thread_.joinable()) return Ok();
   index_thread_.join();
+  if (!index_status_ && index_started_early_) {
+    // E.g. the rows copied meanwhile outgrew innodb_online_alter_log_max_size: build again,
+    // now that nothing else writes the shadow but the catch-up.
+    spdlog::warn("msg=\"index build alongside the copy failed; building again\" table={} error={}", plan_.table,
+                 log::Quote(index_status_.error().message));
+    index_started_early_ = false;
+    SCION_TRY(StartDeferredIndexes());
+    return FinishDeferredIndexes();
+  }
   if (!index_status_) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("adding the secondary indexes of {} to the new table failed: {}", plan_.table,
@@ -881,20 +897,31 @@ Status OnlineAlter::CutOverAttempt(std::vector<OnlineAlter*>& alters, int attemp
   SCION_ASSIGN_OR_RETURN(std::string a_id, ConnectionId(*a));
   std::vector<Renamer> renamers(alters.size());
   std::string locks, sentries;
+  // Until the RENAMEs run, every name in `sentries` is a sentry of this attempt.
+  auto drop_sentries = [&] {
+    if (!sentries.empty()) (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries));
+  };
   for (std::size_t i = 0; i < alters.size(); ++i) {
     OnlineAlter* m = alters[i];
-    SCION_ASSIGN_OR_RETURN(renamers[i].conn, CutOverSession(o, schema));
-    SCION_ASSIGN_OR_RETURN(renamers[i].id, ConnectionId(*renamers[i].conn));
     std::string table = QuoteIdentifier(m->plan_.table), parked = QuoteIdentifier(m->parked()),
                 incoming = QuoteIdentifier(m->incoming());
     renamers[i].sql = fmt::format("RENAME TABLE {} TO {}, {} TO {}", table, parked, incoming, table);
+    auto session = CutOverSession(o, schema);
+    Result<std::string> id = session ? ConnectionId(**session) : Result<std::string>(std::unexpected(session.error()));
     // Only a sentry left by an earlier attempt may go; a real table under the name stops us.
-    SCION_TRY(DropSentry(*a, schema, m->parked()));
-    SCION_TRY(a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'", parked)));
+    Status st = id ? DropSentry(*a, schema, m->parked()) : Status(std::unexpected(id.error()));
+    if (st) {
+      st = a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'", parked));
+    }
+    if (!st) {
+      drop_sentries();
+      return st;
+    }
+    renamers[i].conn = std::move(*session);
+    renamers[i].id = *id;
     locks += fmt::format("{}{} WRITE, {} WRITE, {} WRITE", locks.empty() ? "" : ", ", table, parked, incoming);
     sentries += (sentries.empty() ? "" : ", ") + parked;
   }
-  auto drop_sentries = [&] { (void)a->Execute(fmt::format("DROP TABLE IF EXISTS {}", sentries)); };
   auto started = Clock::now();
   if (auto st = a->Execute("LOCK TABLES " + locks); !st) {
     drop_sentries();

@@ -203,6 +203,7 @@ class OnlineAlter {
   std::thread index_thread_;
   Status index_status_ = Ok();      // written by index_thread_, read after joining it
   std::string index_connection_id_;  // the building connection, to stop it
+  bool index_started_early_ = false;  // while the copy still ran
   // Keys applied since verification began, applied once more under the cut-over's locks.
   bool remember_applied_ = false;
   std::set<std::string> reapply_;
