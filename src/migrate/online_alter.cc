@@ -406,10 +406,16 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   follower_ = std::make_unique<Follower>(std::move(so), pk_, kinds, charsets);
   follower_->Start(start);
   SCION_ASSIGN_OR_RETURN(auto est, conn_->Query(fmt::format(
-                                       "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND "
-                                       "TABLE_NAME = {}",
+                                       "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES WHERE "
+                                       "TABLE_SCHEMA = {} AND TABLE_NAME = {}",
                                        QuoteString(plan_.schema), QuoteString(plan_.table))));
   if (!est.rows.empty() && est.rows[0][0]) progress_.rows_estimate = std::stoull(*est.rows[0][0]);
+  max_chunk_rows_ = std::max<std::uint64_t>(options_.max_chunk_rows, 1);
+  if (!est.rows.empty() && est.rows[0][1]) {
+    // A chunk's rows are written to the binlog at its commit, which other commits wait for.
+    std::uint64_t row_bytes = std::max<std::uint64_t>(std::stoull(*est.rows[0][1]), 1);
+    max_chunk_rows_ = std::min(max_chunk_rows_, std::max<std::uint64_t>(options_.max_chunk_bytes / row_bytes, 100));
+  }
   if (int_pk_) {
     std::string key = QuoteIdentifier(pk_[0]);
     SCION_ASSIGN_OR_RETURN(auto range, conn_->Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", key,
@@ -561,7 +567,7 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
   // Aim at the time target: scale the chunk by how far this one was off, within limits.
   double factor = took.count() > 0 ? static_cast<double>(options_.chunk_target.count()) / took.count() : 2.0;
   factor = std::clamp(factor, 0.5, 2.0);
-  chunk_rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(chunk_rows_ * factor), 100, options_.max_chunk_rows);
+  chunk_rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(chunk_rows_ * factor), std::min<std::uint64_t>(100, max_chunk_rows_), max_chunk_rows_);
   if (!upper) {
     done = true;
   } else {
@@ -664,13 +670,6 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     // Every change the follower has delivered up to `position` is applied below.
     std::string position = follower_->position();
     SCION_TRY(CopyChunk(*conn_, watermark, done));
-    // The last part of the copy runs alongside the index build, which logs those rows and
-    // adds them when its sorted build is done (falling back to a build after the copy).
-    if (!done && !deferred_.empty() && !index_thread_.joinable() && progress_.rows_estimate > 0 &&
-        progress_.rows_copied * 10 >= progress_.rows_estimate * 7) {
-      SCION_TRY(StartDeferredIndexes());
-      index_started_early_ = true;
-    }
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
     if (options_.on_checkpoint) {
       SCION_TRY(options_.on_checkpoint({.watermark = watermark,
@@ -690,7 +689,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   if (!deferred_.empty()) {
     progress_.phase = "build-indexes";
     if (on_progress) on_progress(progress_);
-    SCION_TRY(StartDeferredIndexes());  // unless it runs already
+    SCION_TRY(StartDeferredIndexes());
   }
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
@@ -727,15 +726,6 @@ Status OnlineAlter::StartDeferredIndexes() {
 Status OnlineAlter::FinishDeferredIndexes() {
   if (!index_thread_.joinable()) return Ok();
   index_thread_.join();
-  if (!index_status_ && index_started_early_) {
-    // E.g. the rows copied meanwhile outgrew innodb_online_alter_log_max_size: build again,
-    // now that nothing else writes the shadow but the catch-up.
-    spdlog::warn("msg=\"index build alongside the copy failed; building again\" table={} error={}", plan_.table,
-                 log::Quote(index_status_.error().message));
-    index_started_early_ = false;
-    SCION_TRY(StartDeferredIndexes());
-    return FinishDeferredIndexes();
-  }
   if (!index_status_) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("adding the secondary indexes of {} to the new table failed: {}", plan_.table,

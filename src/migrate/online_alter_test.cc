@@ -654,34 +654,6 @@ TEST_F(OnlineAlterTest, CancelledWhileIndexesBuildLeavesNoShadow) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%'"), "0");
 }
 
-TEST_F(OnlineAlterTest, IndexBuildAlongsideTheCopyIsDoneAgainWhenItFails) {
-  // The index build starts for the last 30% of the copy; when it fails (here: killed, as when
-  // the rows it logs outgrow innodb_online_alter_log_max_size), it runs again after the copy.
-  TableAndControl(200000);
-  Exec("ANALYZE TABLE t");  // the row estimate tells when 70% are copied
-  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))");
-  std::atomic<bool> stop{false};
-  std::atomic<int> killed{0};
-  std::thread killer([&] {
-    auto c = instance_->Connect();
-    if (!c) return;
-    while (!stop && killed == 0) {
-      auto r = (*c)->Query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE `t_scion_new` ADD KEY%'");
-      if (r && !r->rows.empty() && (*c)->Execute("KILL QUERY " + r->rows[0][0].value_or("0"))) ++killed;
-    }
-  });
-  OnlineAlter alter(Options(), plan);
-  auto st = alter.Copy();
-  if (st) st = alter.Verify();
-  stop = true;
-  killer.join();
-  if (st) st = alter.CutOver();
-  ASSERT_TRUE(st.has_value()) << st.error().ToString();
-  EXPECT_EQ(killed.load(), 1);
-  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
-  ExpectDefinitionIsTarget(plan);
-}
-
 TEST_F(OnlineAlterTest, SurvivesAMariadbCrashMidCopyByResuming) {
   TableAndControl(30000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
