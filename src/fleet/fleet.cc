@@ -164,8 +164,8 @@ std::string RenderConfig(const InstanceSpec& spec, const fs::path& folder, bool 
   c += "character_set_server=utf8mb4\ncollation_server=utf8mb4_general_ci\n";
   c += "innodb_file_per_table=ON\n";
   // Interleaved AUTO_INCREMENT (MySQL 8's default, safe with row-based binlogs): without it an
-  // INSERT ... SELECT holds a table lock for its whole run, so an online copy's key ranges
-  // cannot be copied in parallel and concurrent inserts into the same table wait behind it.
+  // INSERT ... SELECT (an online copy's chunk, pt-osc's too) holds a table lock for its whole
+  // run, and every other insert into that table waits behind it.
   c += "innodb_autoinc_lock_mode=2\n";
   if (prod) {
     c += "innodb_flush_log_at_trx_commit=1\nsync_binlog=1\n";

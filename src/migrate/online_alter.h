@@ -98,11 +98,11 @@ class OnlineAlter {
   // process died): the shadow is gone and a real previous table ("<t>_scion_old") is there.
   static bool SwappedBeforeRestart(const AlterOptions& options, const std::string& schema, const std::string& table);
 
-  // Compares source and shadow chunk by chunk without locks (while the secondary indexes the
-  // copy left out are built; it returns once they are) (row count and a CRC over the
+  // Compares source and shadow chunk by chunk without locks (row count and a CRC over the
   // columns both keep with the same type; a chunk that differs is compared again after catching
   // up, since a write may be in flight) and re-copies a chunk that keeps differing, up to
-  // `verify_repairs` times.
+  // `verify_repairs` times. The secondary indexes the copy left out are built meanwhile; it
+  // returns once they are.
   Status Verify();
 
   // Swaps each shadow in for its table, all tables at once: a sentry table and LOCK TABLES hold
