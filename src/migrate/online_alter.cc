@@ -45,9 +45,10 @@ bool IsIntegerType(const std::string& type) {
   return false;
 }
 
-}  // namespace
+using KeyInt = __int128;  // any BIGINT, signed or not, and room above and below
 
-std::optional<OnlineAlter::KeyInt> OnlineAlter::ParseKey(std::string_view text) {
+// An integer key as MariaDB prints it; nullopt for anything else.
+std::optional<KeyInt> ParseKey(std::string_view text) {
   if (text.empty()) return std::nullopt;
   bool negative = text[0] == '-';
   if (negative) text.remove_prefix(1);
@@ -60,7 +61,7 @@ std::optional<OnlineAlter::KeyInt> OnlineAlter::ParseKey(std::string_view text) 
   return negative ? -v : v;
 }
 
-std::string OnlineAlter::KeyLiteral(KeyInt v) {
+std::string KeyLiteral(KeyInt v) {
   if (v == 0) return "0";
   bool negative = v < 0;
   std::string digits;
@@ -68,7 +69,8 @@ std::string OnlineAlter::KeyLiteral(KeyInt v) {
   return negative ? "-" + digits : digits;
 }
 
-namespace {
+// The comment that tells a cut-over's sentry table from a real table of the same name.
+constexpr std::string_view kSentryComment = "scion cut-over sentry";
 
 std::string Qualified(const std::string& schema, const std::string& table) {
   return QuoteIdentifier(schema) + "." + QuoteIdentifier(table);
@@ -112,8 +114,8 @@ Result<std::string> CurrentPosition(mysql::AdminConnection& conn) {
 Status DropSentry(mysql::AdminConnection& conn, const std::string& schema, const std::string& name) {
   SCION_ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format(
                                      "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND "
-                                     "TABLE_NAME = {} AND TABLE_COMMENT = 'scion cut-over sentry'",
-                                     QuoteString(schema), QuoteString(name))));
+                                     "TABLE_NAME = {} AND TABLE_COMMENT = {}",
+                                     QuoteString(schema), QuoteString(name), QuoteString(kSentryComment))));
   if (r.rows.empty() || r.rows[0][0].value_or("0") == "0") return Ok();
   return conn.Execute(fmt::format("DROP TABLE {}", Qualified(schema, name)));
 }
@@ -901,7 +903,7 @@ Status OnlineAlter::CutOverAttempt(std::vector<OnlineAlter*>& alters, int attemp
     // Only a sentry left by an earlier attempt may go; a real table under the name stops us.
     Status st = id ? DropSentry(*a, schema, m->parked()) : Status(std::unexpected(id.error()));
     if (st) {
-      st = a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT 'scion cut-over sentry'", parked));
+      st = a->Execute(fmt::format("CREATE TABLE {} (id INT PRIMARY KEY) COMMENT {}", parked, QuoteString(kSentryComment)));
     }
     if (!st) {
       drop_sentries();
@@ -1088,7 +1090,7 @@ bool OnlineAlter::SwappedBeforeRestart(const AlterOptions& options, const std::s
       QuoteString(schema), QuoteString(DerivedName(table, "_scion_new")), QuoteString(DerivedName(table, "_scion_old"))));
   if (!r || r->rows.size() != 1) return false;
   const auto& row = r->rows[0];
-  return row[0].value_or("") == DerivedName(table, "_scion_old") && row[1].value_or("") != "scion cut-over sentry";
+  return row[0].value_or("") == DerivedName(table, "_scion_old") && row[1].value_or("") != kSentryComment;
 }
 
 Status OnlineAlter::Abandon(const AlterOptions& options, const TablePlan& plan) {

@@ -155,9 +155,6 @@ class OnlineAlter {
   // call it).
   Status StartDeferredIndexes();
   Status FinishDeferredIndexes();
-  using KeyInt = __int128;  // any BIGINT, signed or not, and room above and below
-  static std::optional<KeyInt> ParseKey(std::string_view text);
-  static std::string KeyLiteral(KeyInt v);
   Result<std::uint64_t> CopyRange(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
   std::vector<std::string> PkCharsets() const;
   enum class ApplyMode {
@@ -200,7 +197,7 @@ class OnlineAlter {
   std::uint64_t max_chunk_rows_ = 100000;  // options_.max_chunk_rows, or less for wide rows
   bool int_pk_ = false;       // one integer key column: ranges are found by arithmetic
   double key_density_ = 1.0;  // rows per key value, measured as the copy goes
-  KeyInt max_key_ = 0;        // the largest key seen; refreshed when a range reaches it
+  __int128 max_key_ = 0;      // the largest key seen; refreshed when a range reaches it
   // Plain secondary indexes of the target, left out of the shadow while it is filled (rows
   // into an index are cheaper sorted at the end than inserted one by one) and added after.
   std::vector<schema::Index> deferred_;
