@@ -191,13 +191,19 @@ class DeployRequestTest(ServerTestCase):
         listed = self.dr("list", "mydb")
         self.assertEqual([d["number"] for d in listed], [created["number"]])
 
-    def big_table_and_change(self, rows=300000):
+    def big_table_and_change(self, rows=300000, *create_args):
         self.branch("base", "CREATE TABLE big (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(40))")
         self.dr("create", "mydb", "base")
         self.deploy(1)
         self.server.gateway_sql(self.main, f"INSERT INTO big SELECT seq, seq, MD5(seq) FROM seq_1_to_{rows}")
         self.branch("change", "ALTER TABLE big MODIFY k BIGINT NOT NULL DEFAULT 0")
-        return self.dr("create", "mydb", "change")
+        return self.dr("create", "mydb", "change", *create_args)
+
+    def main_instance(self):
+        """The mariadb client's arguments for main's instance over its socket (works while the
+        daemon is down, once read)."""
+        return ["mariadb", "--batch", "--skip-column-names", "-S", self.server.branch_socket("mydb", "main"),
+                "-u", "scion_internal", f"-p{self.server.internal_password()}", "mydb"]
 
     def state(self, number):
         return self.dr("show", "mydb", str(number))["deployment_state"]
@@ -232,12 +238,11 @@ class DeployRequestTest(ServerTestCase):
 
     def test_daemon_killed_mid_cutover_resumes_after_restart(self):
         created = self.big_table_and_change(rows=50000)
-        sock = self.server.branch_socket("mydb", "main")
-        password = self.server.internal_password()
+        instance = self.main_instance()
         # A long transaction holds the table: the cut-over's lock waits (its sentry exists) and
         # retries while the daemon is killed.
-        holder = subprocess.Popen(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(instance, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
         try:
             holder.stdin.write("BEGIN; SELECT COUNT(*) FROM big WHERE id = 1;\n")
             holder.stdin.flush()
@@ -250,11 +255,10 @@ class DeployRequestTest(ServerTestCase):
                      interval=0.02, what="a cut-over attempt waiting for its locks, its sentry in place")
             self.server.kill9()
             # The application goes on writing while the daemon is down.
-            subprocess.run(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb", "-e",
+            subprocess.run([*instance, "-e",
                             "UPDATE big SET v = 'while-down' WHERE id = 7; INSERT INTO big VALUES (50001, 1, 'new')"],
                            check=True, timeout=60)
-            left = subprocess.run(["mariadb", "-N", "-S", sock, "-u", "scion_internal", f"-p{password}", "-e", sentry],
-                                  capture_output=True, text=True, check=True, timeout=60)
+            left = subprocess.run([*instance, "-e", sentry], capture_output=True, text=True, check=True, timeout=60)
             self.assertEqual(left.stdout.strip(), "1", "killed with the sentry in place")
             holder.stdin.write("COMMIT;\n")
             holder.stdin.close()
@@ -277,20 +281,14 @@ class DeployRequestTest(ServerTestCase):
         self.assertEqual(self.server.gateway_sql(self.main, "SHOW TABLES").stdout.split(), ["big"])
 
     def test_restart_after_an_unrecorded_swap_completes_the_deploy(self):
-        self.branch("base", "CREATE TABLE big (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(40))")
-        self.dr("create", "mydb", "base")
-        self.deploy(1)
-        self.server.gateway_sql(self.main, "INSERT INTO big SELECT seq, seq, MD5(seq) FROM seq_1_to_2000")
-        self.branch("gated", "ALTER TABLE big MODIFY k BIGINT NOT NULL DEFAULT 0")
-        created = self.dr("create", "mydb", "gated", "--disable-auto-apply")
+        created = self.big_table_and_change(2000, "--disable-auto-apply")
         self.server.run("deploy-request", "deploy", "mydb", str(created["number"]), check=True)
         wait_for(lambda: self.state(created["number"]) == "pending_cutover" or None, timeout=120, what="the copy")
-        sock = self.server.branch_socket("mydb", "main")
-        password = self.server.internal_password()
+        instance = self.main_instance()
         self.server.kill9()
         # As if the daemon had died in the cut-over right after its RENAME, before recording it.
-        subprocess.run(["mariadb", "-S", sock, "-u", "scion_internal", f"-p{password}", "mydb", "-e",
-                        "RENAME TABLE big TO big_scion_old, big_scion_new TO big"], check=True, timeout=60)
+        subprocess.run([*instance, "-e", "RENAME TABLE big TO big_scion_old, big_scion_new TO big"], check=True,
+                       timeout=60)
         db = sqlite3.connect(os.path.join(self.server.data_dir, "metadata.db"))
         with db:
             db.execute("UPDATE deploy_requests SET deployment_state = 'in_progress_cutover', "
