@@ -69,6 +69,13 @@ std::string KeyLiteral(KeyInt v) {
   return negative ? "-" + digits : digits;
 }
 
+// The copy's and verification's connections: a statement may take long on a big table under
+// load (the check of a new unique key scans it all), so replies may take up to an hour.
+mysql::ConnectOptions WorkOptions(mysql::ConnectOptions o) {
+  o.read_timeout = std::chrono::hours(1);
+  return o;
+}
+
 // The comment that tells a cut-over's sentry table from a real table of the same name.
 constexpr std::string_view kSentryComment = "scion cut-over sentry";
 
@@ -317,13 +324,13 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     }
     if (plain) deferred_.push_back(index);
   }
-  SCION_ASSIGN_OR_RETURN(conn_, mysql::AdminConnection::Connect(options_.connect));
+  SCION_ASSIGN_OR_RETURN(conn_, mysql::AdminConnection::Connect(WorkOptions(options_.connect)));
   SCION_TRY(conn_->Execute("SET SESSION time_zone = '+00:00'"));
   // Consistent (non-locking) reads of the source: the copy takes no lock an application
   // transaction could deadlock with. See CopyStatement for why that is safe.
   SCION_TRY(conn_->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
   SCION_TRY(conn_->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
-  SCION_ASSIGN_OR_RETURN(conn2_, mysql::AdminConnection::Connect(options_.connect));
+  SCION_ASSIGN_OR_RETURN(conn2_, mysql::AdminConnection::Connect(WorkOptions(options_.connect)));
   for (const char* sql : {"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"}) {
     SCION_TRY(conn2_->Execute(sql));
   }
@@ -714,7 +721,11 @@ Status OnlineAlter::StartDeferredIndexes() {
     if (!have.count(index.name)) adds += (adds.empty() ? "ADD " : ", ADD ") + schema::IndexDefinition(index);
   }
   if (adds.empty()) return Ok();
-  SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options_.connect));
+  // As long as the build takes (hours on a big table); a cancel or a failure stops it with
+  // KILL QUERY, and a MariaDB restart ends it with the connection.
+  auto index_options = options_.connect;
+  index_options.read_timeout = std::chrono::milliseconds(0);
+  SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(index_options));
   SCION_TRY(conn->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
   SCION_ASSIGN_OR_RETURN(auto id, conn->Query("SELECT CONNECTION_ID()"));
   index_connection_id_ = id.rows.empty() ? "" : id.rows[0][0].value_or("");

@@ -188,6 +188,23 @@ class OnlineAlterTest : public ::testing::Test {
 
 fleet::ScratchInstance* OnlineAlterTest::instance_ = nullptr;
 
+TEST_F(OnlineAlterTest, LongStatementsNeedTheLongReadTimeout) {
+  // The copy's connections and the index build's allow long replies; the default does not (a
+  // build of a big table's index was cut off after 5 s as "Lost connection").
+  auto o = instance_->InternalConnectOptions();
+  o.timeout = 1000ms;
+  auto short_wait = mysql::AdminConnection::Connect(o);
+  ASSERT_TRUE(short_wait.has_value());
+  auto cut = (*short_wait)->Query("SELECT SLEEP(2.5)");
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_EQ(cut.error().code, ErrorCode::kBackendUnavailable) << cut.error().ToString();
+  o.read_timeout = 0ms;
+  auto long_wait = mysql::AdminConnection::Connect(o);
+  ASSERT_TRUE(long_wait.has_value());
+  auto slept = (*long_wait)->Query("SELECT SLEEP(2.5)");
+  ASSERT_TRUE(slept.has_value()) << slept.error().ToString();
+}
+
 TEST_F(OnlineAlterTest, PlansInstantOrCopyWithTheReason) {
   Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)");
   auto add = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, note VARCHAR(20))");

@@ -12,7 +12,11 @@ Result<std::unique_ptr<AdminConnection>> AdminConnection::Connect(const ConnectO
   if (handle == nullptr) return MakeError(ErrorCode::kInternal, "out of memory creating a MariaDB client");
   unsigned timeout_s = static_cast<unsigned>(std::max<long>(1, options.timeout.count() / 1000));
   mysql_optionsv(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
-  mysql_optionsv(handle, MYSQL_OPT_READ_TIMEOUT, &timeout_s);
+  unsigned read_s = timeout_s;
+  if (options.read_timeout) {
+    read_s = options.read_timeout->count() <= 0 ? 0 : static_cast<unsigned>(std::max<long>(1, options.read_timeout->count() / 1000));
+  }
+  mysql_optionsv(handle, MYSQL_OPT_READ_TIMEOUT, &read_s);  // 0: none
   mysql_optionsv(handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout_s);
   unsigned protocol = MYSQL_PROTOCOL_SOCKET;
   mysql_optionsv(handle, MYSQL_OPT_PROTOCOL, &protocol);

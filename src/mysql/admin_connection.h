@@ -24,7 +24,10 @@ struct ConnectOptions {
   std::string user;
   std::string password;
   std::string database;     // optional default schema
-  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds timeout{5000};  // to connect, and for each read and write
+  // When set, how long a statement's reply may take instead (zero: no limit), for connections
+  // that run long statements (an index build, a scan of a whole table).
+  std::optional<std::chrono::milliseconds> read_timeout;
 };
 
 using Row = std::vector<std::optional<std::string>>;
