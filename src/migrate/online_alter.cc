@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -23,6 +24,11 @@ using mysql::QuoteString;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kApplyBatch = 500;  // keys per catch-up transaction
+// Rows per range compared behind the copy: small, so that a write in flight spoils little.
+constexpr std::uint64_t kBehindRangeRows = 2000;
+// Keys changed after their range was compared behind the copy that Verify() compares by key;
+// past this many it compares the whole table instead.
+constexpr std::size_t kBehindMaxTouched = 200000;
 
 // How a primary-key value is written as a literal the index can use.
 enum class LiteralKind { kNumber, kString, kBinary, kQuoted };
@@ -260,6 +266,30 @@ class OnlineAlter::Follower : public binlog::ChangeHandler {
   std::thread thread_;
 };
 
+// The state of the verification behind the copy. The thread's connections are its own.
+struct OnlineAlter::BehindCopy {
+  struct Chunk {
+    std::string lower, upper;  // (lower, upper]; lower "" = from the first key
+    std::uint64_t rows = 0;
+  };
+  std::unique_ptr<mysql::AdminConnection> source, shadow;
+  std::string start;  // the copy's watermark when this began: ranges at or below it are not covered
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  // Guarded by mu:
+  std::deque<Chunk> queue;
+  bool stop = false;
+  bool compared_any = false;
+  KeyInt compared_upto = 0;  // no key above this has been compared yet
+  std::string covered;       // every range in (start, covered] matched, or is in `differ`
+  std::vector<std::pair<std::string, std::string>> differ;  // ranges that differed, to compare again
+  std::set<std::string> touched;  // keys applied at or below compared_upto
+  bool overflow = false;          // too many touched keys: Verify() compares everything
+  std::optional<Error> error;
+  std::uint64_t ranges = 0, ranges_differed = 0;
+};
+
 OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::move(options)), plan_(std::move(plan)) {
   shadow_ = DerivedName(plan_.table, "_scion_new");
   old_ = DerivedName(plan_.table, "_scion_old");
@@ -269,6 +299,14 @@ OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::m
 
 OnlineAlter::~OnlineAlter() {
   StopRevertSync();
+  if (behind_ && behind_->thread.joinable()) {
+    {
+      std::lock_guard lock(behind_->mu);
+      behind_->stop = true;
+    }
+    behind_->cv.notify_all();
+    behind_->thread.join();
+  }
   if (index_thread_.joinable()) {
     // Abandoned while the indexes build (a failure or a cancel): stop the ALTER, then drop.
     if (conn_ && !index_connection_id_.empty()) (void)conn_->Execute("KILL QUERY " + index_connection_id_);
@@ -600,6 +638,7 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
       std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
                                      keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kApplyBatch)));
       SCION_TRY(ApplyKeys(conn, batch, mode));
+      NoteApplied(batch);
     }
     if (mode != ApplyMode::kUnderLockTables && remember_applied_) reapply_.insert(keys.begin(), keys.end());
   }
@@ -672,14 +711,26 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   if (resume) progress_.rows_copied = resume->rows_copied;
   auto started = Clock::now();
   progress_.phase = "copy";
+  if (!done && int_pk_ && options_.verify_behind_copy) {
+    if (auto st = StartVerifyBehindCopy(watermark); !st) {
+      spdlog::warn("msg=\"verifying after the copy instead of behind it\" table={} error=\"{}\"", plan_.table,
+                   st.error().message);
+      behind_.reset();
+    }
+  }
   while (!done) {
     if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
     SCION_TRY(follower_->status());
     SCION_TRY(Throttle());
     // Every change the follower has delivered up to `position` is applied below.
     std::string position = follower_->position();
+    std::string lower = watermark;
+    std::uint64_t before = progress_.rows_copied;
     SCION_TRY(CopyChunk(*conn_, watermark, done));
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    // The chunk and the changes to it so far are in: compare it (the open-ended last one is
+    // left to Verify()).
+    if (!done) QueueBehindCopy(lower, watermark, progress_.rows_copied - before);
     if (options_.on_checkpoint) {
       SCION_TRY(options_.on_checkpoint({.watermark = watermark,
                                         .position = position,
@@ -732,7 +783,12 @@ Status OnlineAlter::StartDeferredIndexes() {
   // A sorted build that lets the catch-up and verification go on meanwhile (LOCK=NONE).
   std::string sql = fmt::format("ALTER TABLE {} {}, ALGORITHM=INPLACE, LOCK=NONE", QuoteIdentifier(shadow_), adds);
   index_status_ = Ok();
-  index_thread_ = std::thread([this, sql, conn = std::move(conn)] { index_status_ = conn->Execute(sql); });
+  index_thread_ = std::thread([this, sql, conn = std::move(conn)] {
+    auto started = Clock::now();
+    index_status_ = conn->Execute(sql);
+    spdlog::info("msg=\"secondary indexes built\" table={} ok={} seconds={:.2f}", plan_.table, index_status_.has_value(),
+                 std::chrono::duration<double>(Clock::now() - started).count());
+  });
   return Ok();
 }
 
@@ -747,7 +803,8 @@ Status OnlineAlter::FinishDeferredIndexes() {
   return Ok();
 }
 
-Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper) {
+Result<bool> OnlineAlter::CheckWhere(mysql::AdminConnection& a, mysql::AdminConnection& b, const std::string& where,
+                                     bool parallel) const {
   std::string crc = "0";
   if (!crc_columns_.empty()) {
     std::string parts;
@@ -756,60 +813,249 @@ Result<bool> OnlineAlter::CheckChunk(mysql::AdminConnection& conn, const std::st
     }
     crc = fmt::format("BIT_XOR(CRC32(CONCAT_WS('#', {})))", parts);
   }
-  std::string where = RangeWhere(lower, upper);
   auto sum = [&](mysql::AdminConnection& c, const std::string& table) -> Result<std::string> {
     SCION_ASSIGN_OR_RETURN(auto r, c.Query(fmt::format("SELECT COUNT(*), {} FROM {} WHERE {}", crc,
                                                        QuoteIdentifier(table), where)));
     return r.rows[0][0].value_or("") + "/" + r.rows[0][1].value_or("");
   };
+  if (!parallel) {
+    SCION_ASSIGN_OR_RETURN(auto mine, sum(a, plan_.table));
+    SCION_ASSIGN_OR_RETURN(auto theirs, sum(b, shadow_));
+    return mine == theirs;
+  }
   // Both sides at once, on two connections (the instance has the cores; the wait is the scan).
-  Result<std::string> b = std::string();
-  std::thread other([&] { b = sum(*conn2_, shadow_); });
-  auto a = sum(conn, plan_.table);
+  Result<std::string> other_sum = std::string();
+  std::thread other([&] { other_sum = sum(b, shadow_); });
+  auto mine = sum(a, plan_.table);
   other.join();
-  if (!a) return std::unexpected(a.error());
-  if (!b) return std::unexpected(b.error());
-  return *a == *b;
+  if (!mine) return std::unexpected(mine.error());
+  if (!other_sum) return std::unexpected(other_sum.error());
+  return *mine == *other_sum;
 }
 
-Status OnlineAlter::Verify() {
-  progress_.phase = "verify";
-  remember_applied_ = true;
-  // Small chunks read without locks: a chunk compared while a write to it is in flight differs
-  // for a moment, so it is compared again after catching up before it counts as a mismatch.
-  constexpr std::uint64_t kChunk = 10000;
-  constexpr int kRechecks = 10;
-  std::string lower;
-  int repairs = 0;
+Status OnlineAlter::StartVerifyBehindCopy(const std::string& from) {
+  auto b = std::make_unique<BehindCopy>();
+  b->start = from;
+  b->covered = from;
+  for (auto* conn : {&b->source, &b->shadow}) {
+    SCION_ASSIGN_OR_RETURN(*conn, mysql::AdminConnection::Connect(WorkOptions(options_.connect)));
+    for (const char* sql : {"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"}) {
+      SCION_TRY((*conn)->Execute(sql));
+    }
+    SCION_TRY((*conn)->Execute(fmt::format("USE {}", QuoteIdentifier(plan_.schema))));
+  }
+  behind_ = std::move(b);
+  behind_->thread = std::thread([this] { VerifyBehindCopy(); });
+  return Ok();
+}
+
+void OnlineAlter::QueueBehindCopy(const std::string& lower, const std::string& upper, std::uint64_t rows) {
+  if (!behind_) return;
+  {
+    std::lock_guard lock(behind_->mu);
+    behind_->queue.push_back({lower, upper, rows});
+  }
+  behind_->cv.notify_all();
+}
+
+void OnlineAlter::NoteApplied(const std::vector<std::string>& keys) {
+  if (!behind_) return;
+  // A key at or below compared_upto may lie in a range compared before this change was applied,
+  // and is compared again by Verify(). A key above it was applied before its range is compared,
+  // which compares it then (compared_upto moves before the range is read).
+  std::lock_guard lock(behind_->mu);
+  if (!behind_->compared_any || behind_->overflow) return;
+  for (const auto& k : keys) {
+    auto v = ParseKey(k);
+    if (!v || *v <= behind_->compared_upto) behind_->touched.insert(k);
+  }
+  if (behind_->touched.size() > kBehindMaxTouched) {
+    behind_->overflow = true;
+    behind_->touched.clear();
+  }
+}
+
+void OnlineAlter::VerifyBehindCopy() {
+  BehindCopy& b = *behind_;
+  auto fail = [&](const Error& e) {
+    std::lock_guard lock(b.mu);
+    b.error = e;
+  };
   for (;;) {
-    if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
-    SCION_ASSIGN_OR_RETURN(auto upper, RangeEnd(*conn_, lower, kChunk));
-    std::string hi = upper ? *upper : "";
+    BehindCopy::Chunk chunk;
+    std::vector<std::pair<std::string, std::string>> again;
+    {
+      std::unique_lock lock(b.mu);
+      b.cv.wait(lock, [&] { return b.stop || !b.queue.empty(); });
+      if (b.stop) return;
+      chunk = b.queue.front();
+      b.queue.pop_front();
+      again.swap(b.differ);
+    }
+    // Ranges that differed last time first: the catch-up that ran since may have settled them.
+    std::vector<std::pair<std::string, std::string>> differ;
+    for (const auto& [lo, hi] : again) {
+      auto same = CheckWhere(*b.source, *b.shadow, RangeWhere(lo, hi), false);
+      if (!same) return fail(same.error());
+      if (!*same) differ.emplace_back(lo, hi);
+    }
+    // The new chunk, in ranges of about kBehindRangeRows rows split by arithmetic.
+    // Plain values, not optionals: GCC 12 warns about optional<__int128> (maybe-uninitialized).
+    KeyInt from = 0, to = 0;
+    bool split = false;
+    if (auto hi = ParseKey(chunk.upper)) {
+      to = *hi;
+      std::string lower = chunk.lower;
+      if (lower.empty()) {
+        auto first = b.source->Query(fmt::format("SELECT MIN({0}) FROM {1} WHERE {0} <= {2}",
+                                                 QuoteIdentifier(pk_[0]), QuoteIdentifier(plan_.table), chunk.upper));
+        if (!first) return fail(first.error());
+        if (!first->rows.empty() && first->rows[0][0]) lower = *first->rows[0][0];
+      }
+      if (auto lo = ParseKey(lower)) {
+        from = chunk.lower.empty() ? *lo - 1 : *lo;  // the first chunk: just below its first key
+        split = to > from;
+      }
+    }
+    std::vector<std::string> bounds{chunk.lower};
+    if (split) {
+      KeyInt n = static_cast<KeyInt>(std::clamp<std::uint64_t>(chunk.rows / kBehindRangeRows, 1, 64));
+      for (KeyInt i = 1; i < n; ++i) {
+        KeyInt at = from + (to - from) * i / n;
+        if (at > from && (bounds.size() == 1 || KeyLiteral(at) != bounds.back())) bounds.push_back(KeyLiteral(at));
+      }
+    }
+    bounds.push_back(chunk.upper);
+    bool stopped = false;
+    for (std::size_t i = 0; i + 1 < bounds.size() && !stopped; ++i) {
+      {
+        std::lock_guard lock(b.mu);
+        stopped = b.stop;
+        // Before the range is read: a change applied from now on is noted for Verify().
+        if (auto upto = ParseKey(bounds[i + 1])) {
+          b.compared_upto = b.compared_any ? std::max(b.compared_upto, *upto) : *upto;
+          b.compared_any = true;
+        }
+      }
+      if (options_.on_behind_copy_range) options_.on_behind_copy_range(bounds[i], bounds[i + 1]);
+      auto same = CheckWhere(*b.source, *b.shadow, RangeWhere(bounds[i], bounds[i + 1]), false);
+      if (!same) return fail(same.error());
+      if (!*same) differ.emplace_back(bounds[i], bounds[i + 1]);
+    }
+    std::lock_guard lock(b.mu);
+    b.ranges += bounds.size() - 1;
+    b.ranges_differed += differ.size();
+    b.differ.insert(b.differ.end(), differ.begin(), differ.end());
+    if (stopped) return;  // this chunk is not covered: Verify() compares it
+    b.covered = chunk.upper;
+  }
+}
+
+Status OnlineAlter::VerifyWhere(const std::string& where, const std::function<Status()>& repair, int& repairs) {
+  // Read without locks: rows compared while a write to them is in flight differ for a moment,
+  // so they are compared again after catching up before they count as a mismatch.
+  constexpr int kRechecks = 10;
+  for (int repaired = 0;; ++repaired) {
     bool same = false;
     for (int check = 0; check <= kRechecks && !same; ++check) {
-      // Most chunks match at once; only a differing one waits for the follower to catch up.
+      if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
+      // Most rows match at once; only differing ones wait for the follower to catch up.
       if (check > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5 * check));
         SCION_ASSIGN_OR_RETURN(std::string position, CurrentPosition(*conn_));
         SCION_TRY(WaitCaughtUp(position, std::chrono::seconds(30)));
       }
       SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
-      SCION_ASSIGN_OR_RETURN(same, CheckChunk(*conn_, lower, hi));
+      SCION_ASSIGN_OR_RETURN(same, CheckWhere(*conn_, *conn2_, where));
     }
-    if (!same) {
-      if (++repairs > options_.verify_repairs) {
-        return MakeError(ErrorCode::kInternal,
-                         fmt::format("verification of {} failed: the new table still differs from the old after {} "
-                                     "repairs",
-                                     plan_.table, options_.verify_repairs));
+    if (same) return Ok();
+    // A change whose commit was not yet visible when it was applied also ends here, once; the
+    // same rows differing again after a repair is a fault.
+    if (repaired == options_.verify_repairs) {
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("verification of {} failed: the new table still differs from the old after {} "
+                                   "repairs of the same rows ({})",
+                                   plan_.table, options_.verify_repairs, where.substr(0, 200)));
+    }
+    ++repairs;
+    spdlog::warn("msg=\"verify mismatch, copying the rows again\" table={} rows=\"{}\"", plan_.table, where.substr(0, 200));
+    SCION_TRY(repair());
+  }
+}
+
+Status OnlineAlter::VerifyRanges(std::string lower, const std::optional<std::string>& stop, int& repairs) {
+  constexpr std::uint64_t kChunk = 10000;
+  auto stop_key = stop ? ParseKey(*stop) : std::nullopt;
+  for (;;) {
+    if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
+    SCION_ASSIGN_OR_RETURN(auto upper, RangeEnd(*conn_, lower, kChunk));
+    bool last = !upper;
+    if (stop) {
+      // Bounded ranges exist only for a single integer key (verification behind the copy).
+      auto at = upper ? ParseKey(*upper) : std::nullopt;
+      if (!upper || !at || !stop_key || *at >= *stop_key) {
+        upper = *stop;
+        last = true;
       }
-      spdlog::warn("msg=\"verify mismatch, re-copying chunk\" table={}", plan_.table);
-      SCION_TRY(CopyRange(*conn_, lower, hi));
-      continue;  // check the same chunk again
     }
-    if (!upper) return FinishDeferredIndexes();
+    std::string hi = upper ? *upper : "";
+    auto recopy = [&]() -> Status {
+      SCION_TRY(CopyRange(*conn_, lower, hi));
+      return Ok();
+    };
+    SCION_TRY(VerifyWhere(RangeWhere(lower, hi), recopy, repairs));
+    if (last) return Ok();
     lower = *upper;
   }
+}
+
+Status OnlineAlter::VerifyKeys(const std::vector<std::string>& keys, int& repairs) {
+  constexpr std::size_t kBatch = 1000;
+  std::string column = QuoteIdentifier(pk_[0]);
+  for (std::size_t i = 0; i < keys.size(); i += kBatch) {
+    std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kBatch)));
+    std::string list;
+    for (const auto& k : batch) list += (list.empty() ? "" : ", ") + k;
+    SCION_TRY(VerifyWhere(fmt::format("{} IN ({})", column, list),
+                          [&] { return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction); }, repairs));
+  }
+  return Ok();
+}
+
+Status OnlineAlter::Verify() {
+  progress_.phase = "verify";
+  remember_applied_ = true;
+  int repairs = 0;
+  auto started = Clock::now();
+  // What the verification behind the copy left open, if it ran and can be used.
+  std::unique_ptr<BehindCopy> behind = std::move(behind_);
+  if (behind && behind->thread.joinable()) {
+    {
+      std::lock_guard lock(behind->mu);
+      behind->stop = true;
+    }
+    behind->cv.notify_all();
+    behind->thread.join();
+  }
+  if (behind && (behind->error || behind->overflow)) {
+    spdlog::warn("msg=\"verifying the whole table\" table={} reason=\"{}\"", plan_.table,
+                 behind->error ? behind->error->message : "too many rows changed during the copy");
+    behind.reset();
+  }
+  if (!behind) {
+    SCION_TRY(VerifyRanges("", std::nullopt, repairs));
+  } else {
+    if (!behind->start.empty()) SCION_TRY(VerifyRanges("", behind->start, repairs));
+    for (const auto& [lo, hi] : behind->differ) SCION_TRY(VerifyRanges(lo, hi, repairs));
+    SCION_TRY(VerifyRanges(behind->covered, std::nullopt, repairs));
+    SCION_TRY(VerifyKeys({behind->touched.begin(), behind->touched.end()}, repairs));
+  }
+  spdlog::info("msg=\"rows verified\" table={} seconds={:.2f} repairs={} behind_copy_ranges={} differed={} "
+               "keys_rechecked={}",
+               plan_.table, std::chrono::duration<double>(Clock::now() - started).count(), repairs,
+               behind ? behind->ranges : 0, behind ? behind->ranges_differed : 0, behind ? behind->touched.size() : 0);
+  return FinishDeferredIndexes();
 }
 
 namespace {

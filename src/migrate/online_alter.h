@@ -53,7 +53,10 @@ struct AlterOptions {
   int cutover_lock_wait_seconds = 1;      // longest a cut-over attempt may hold or wait for locks
   int cutover_attempts = 5;
   std::chrono::milliseconds cutover_backoff{500};
-  int verify_repairs = 3;  // mismatching chunks re-copied before verification fails
+  int verify_repairs = 3;  // times the same differing rows are copied again before verification fails
+  // A single integer key: check each copied chunk while the copy goes on (see VerifyBehindCopy);
+  // false: Verify() checks the whole table after the copy.
+  bool verify_behind_copy = true;
   // Persists progress (the platform's metadata); a failure to persist stops the copy.
   std::function<Status(const Checkpoint&)> on_checkpoint;
   // false: a failed or cancelled copy leaves the shadow for a later resume (or Abandon()).
@@ -61,6 +64,9 @@ struct AlterOptions {
   // Fault injection for tests: called at cut-over stages ("rename-queued": the locks are held,
   // the sentry exists, the RENAME waits) with the locking connection's id.
   std::function<void(std::string_view stage, std::uint64_t connection_id)> on_cutover_stage;
+  // Fault injection for tests: called by the verification behind the copy, on its thread, just
+  // before it compares the range (lower, upper] of a new chunk.
+  std::function<void(const std::string& lower, const std::string& upper)> on_behind_copy_range;
 };
 
 struct Progress {
@@ -101,8 +107,9 @@ class OnlineAlter {
   // Compares source and shadow chunk by chunk without locks (row count and a CRC over the
   // columns both keep with the same type; a chunk that differs is compared again after catching
   // up, since a write may be in flight) and re-copies a chunk that keeps differing, up to
-  // `verify_repairs` times. The secondary indexes the copy left out are built meanwhile; it
-  // returns once they are.
+  // `verify_repairs` times. When the copy verified behind itself, only what that left open is
+  // compared: ranges that differed then, keys changed since their range matched, and the last
+  // chunk. The secondary indexes the copy left out are built meanwhile; it returns once they are.
   Status Verify();
 
   // Swaps each shadow in for its table, all tables at once: a sentry table and LOCK TABLES hold
@@ -142,6 +149,7 @@ class OnlineAlter {
   Progress progress() const;
 
   class Follower;
+  struct BehindCopy;
 
  private:
   Status Prepare(const std::optional<Checkpoint>& resume);
@@ -165,7 +173,28 @@ class OnlineAlter {
   Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
   static Status CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt);
   Status Throttle();
-  Result<bool> CheckChunk(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
+  // Row count and CRC of the rows `where` selects, in the source (on `a`) and the shadow (on
+  // `b`), both at once when `parallel`: true when they agree.
+  Result<bool> CheckWhere(mysql::AdminConnection& a, mysql::AdminConnection& b, const std::string& where,
+                          bool parallel = true) const;
+  // Compares the rows `where` selects until they agree, catching up in between; calls `repair`
+  // when they keep differing, and fails after `verify_repairs` repairs of the same rows.
+  Status VerifyWhere(const std::string& where, const std::function<Status()>& repair, int& repairs);
+  // Verifies (lower, stop] (to the end when `stop` is nullopt) chunk by chunk.
+  Status VerifyRanges(std::string lower, const std::optional<std::string>& stop, int& repairs);
+  // Verifies rows by key; a batch that keeps differing is applied again.
+  Status VerifyKeys(const std::vector<std::string>& keys, int& repairs);
+  // Verification behind the copy, on a thread and two connections of its own: after each
+  // chunk and the catch-up that follows it, the chunk is compared in small ranges. A range
+  // that differs (a write not applied yet) is compared again after the next chunk; ranges that
+  // still differ when the copy ends, and the keys applied after their range was compared, are
+  // left to Verify(). Started by Copy() for a single integer key.
+  Status StartVerifyBehindCopy(const std::string& from);
+  void VerifyBehindCopy();
+  // Hands a copied chunk (lower, upper] of `rows` rows to the verification behind the copy.
+  void QueueBehindCopy(const std::string& lower, const std::string& upper, std::uint64_t rows);
+  // Notes applied keys that verification behind the copy may have compared already.
+  void NoteApplied(const std::vector<std::string>& keys);
   std::string RangeWhere(const std::string& lower, const std::string& upper) const;
   std::string CopyStatement(const std::string& where) const;
   Status WaitCaughtUp(const std::string& position, std::chrono::milliseconds timeout);
@@ -204,6 +233,7 @@ class OnlineAlter {
   std::thread index_thread_;
   Status index_status_ = Ok();      // written by index_thread_, read after joining it
   std::string index_connection_id_;  // the building connection, to stop it
+  std::unique_ptr<BehindCopy> behind_;
   // Keys applied since verification began, applied once more under the cut-over's locks.
   bool remember_applied_ = false;
   std::set<std::string> reapply_;
