@@ -204,7 +204,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="sysbench threads")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of workload before and after the tool")
     parser.add_argument("--chunk-time", type=float, default=0.5, help="both tools' chunk time target (s)")
-    parser.add_argument("--tools", default="ptosc,scion")
+    parser.add_argument("--tools", default="ptosc,scion",
+                        help="in order; scion-after is Scion verifying after the copy instead of behind it")
+    parser.add_argument("--repeat", type=int, default=1, help="run the tools this many rounds, one after the other")
     parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
     parser.add_argument("--json", dest="json_out")
@@ -255,8 +257,8 @@ def main():
                    f"--mysql-password={pw['plain_text']}"]
         general_log = os.path.join(os.path.dirname(sock), "bench-general.log")
 
-        for tool in args.tools.split(","):
-            run_dir = os.path.join(root, "run-" + tool)
+        for round_no, tool in [(n, t) for n in range(1, args.repeat + 1) for t in args.tools.split(",")]:
+            run_dir = os.path.join(root, f"run-{tool}-{round_no}")
             os.makedirs(run_dir)
             print(f"== {tool}: fresh copy", file=sys.stderr)
             inst.sql("DROP DATABASE IF EXISTS ctl; CREATE DATABASE ctl; "
@@ -290,6 +292,8 @@ def main():
                     cmd = [bench, "--socket", sock, "--user", "scion_internal", "--password", inst.password,
                            "--schema", "mydb", "--table", "sbtest1", "--target-sql", target_sql,
                            "--chunk-ms", str(int(args.chunk_time * 1000))]
+                    if tool == "scion-after":
+                        cmd.append("--verify-after-copy")
                 print(f"   running {tool} under the workload", file=sys.stderr)
                 tool_start = time.time()
                 m0 = time.monotonic()
@@ -311,13 +315,13 @@ def main():
                 inst.sql("SET GLOBAL general_log = OFF")
 
             events, stopped = read_latencies(run_dir)
-            res = {"tool": tool, "exit_code": r.returncode, "seconds": round(tool_s, 1),
+            res = {"tool": tool, "round": round_no, "exit_code": r.returncode, "seconds": round(tool_s, 1),
                    "sysbench_alive_at_stop": sb_alive, "threads_stopped_cleanly": stopped,
                    "window": summarize(events, tool_start, tool_end),
                    "whole_run": summarize(events, 0, float("inf"))}
             if r.returncode != 0:
                 res["tool_error"] = (r.stderr or r.stdout)[-1500:]
-            if tool == "scion":
+            if tool.startswith("scion"):
                 try:
                     res["engine"] = json.loads(r.stdout.strip().splitlines()[-1])
                 except (ValueError, IndexError):
@@ -346,16 +350,21 @@ def main():
             print(json.dumps(res, indent=1), file=sys.stderr)
 
         print()
-        print(f"{'tool':<8} {'time s':>7} | {'tx':>6} {'err':>4} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} | checksums")
+        print(f"{'tool':<11} {'time s':>7} | {'tx':>6} {'err':>4} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} | checksums")
         for res in results:
             w = res["window"]
             fmt = lambda v: f"{v:.1f}" if v is not None else "-"
-            print(f"{res['tool']:<8} {res['seconds']:>7.1f} | {w['transactions']:>6} {w['errors']:>4} "
+            print(f"{res['tool']:<11} {res['seconds']:>7.1f} | {w['transactions']:>6} {w['errors']:>4} "
                   f"{fmt(w['p95_ms']):>7} {fmt(w['p99_ms']):>7} {fmt(w['max_ms']):>8} | "
                   f"{'equal' if res['checksums_equal'] else 'DIFFERENT'} (exit {res['exit_code']})")
-        by = {r["tool"]: r for r in results}
-        if "ptosc" in by and "scion" in by:
-            print(f"scion / pt-osc time: {by['scion']['seconds'] / by['ptosc']['seconds']:.2f}")
+        times = {}
+        for res in results:
+            times.setdefault(res["tool"], []).append(res["seconds"])
+        if "ptosc" in times:
+            for tool, ts in times.items():
+                if tool != "ptosc":
+                    print(f"{tool} / pt-osc time (median of {len(ts)}): "
+                          f"{percentile(ts, 50) / percentile(times['ptosc'], 50):.2f}")
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads, "ps_mode": args.ps_mode,
