@@ -36,7 +36,7 @@ int Fail(std::string_view what, const scion::Error& e) {
 void Usage() {
   std::fprintf(stderr,
                "usage: online_alter_bench --socket S --user U --password P --schema DB --table T "
-               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify-after-copy]\n");
+               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto]\n");
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   std::string socket, user, password, schema_name, table, target_sql;
   int chunk_ms = 500;
   bool verbose = false;  // a progress line per chunk
-  bool verify_behind = true;
+  std::string verify = "auto";  // behind | after | auto (the engine's default for this machine)
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto next = [&]() -> std::string {
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     else if (a == "--target-sql") target_sql = next();
     else if (a == "--chunk-ms") chunk_ms = std::atoi(next().c_str());
     else if (a == "--verbose") verbose = true;
-    else if (a == "--verify-after-copy") verify_behind = false;
+    else if (a == "--verify") verify = next();
     else {
       Usage();
       return 2;
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   scion::migrate::AlterOptions options;
   options.connect = connect;
   options.chunk_target = std::chrono::milliseconds(chunk_ms);
-  options.verify_behind_copy = verify_behind;
+  if (verify != "auto") options.verify_behind_copy = verify == "behind";
   scion::migrate::OnlineAlter alter(options, *plan);
   auto last_print = Clock::now() - std::chrono::seconds(10);
   double indexes_from_s = -1;

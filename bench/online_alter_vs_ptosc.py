@@ -205,7 +205,8 @@ def main():
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of workload before and after the tool")
     parser.add_argument("--chunk-time", type=float, default=0.5, help="both tools' chunk time target (s)")
     parser.add_argument("--tools", default="ptosc,scion",
-                        help="in order; scion-after is Scion verifying after the copy instead of behind it")
+                        help="in order; scion-behind and scion-after force where Scion verifies (behind the copy, "
+                             "or after it); scion is the engine's default for this machine")
     parser.add_argument("--repeat", type=int, default=1, help="run the tools this many rounds, one after the other")
     parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
@@ -292,8 +293,8 @@ def main():
                     cmd = [bench, "--socket", sock, "--user", "scion_internal", "--password", inst.password,
                            "--schema", "mydb", "--table", "sbtest1", "--target-sql", target_sql,
                            "--chunk-ms", str(int(args.chunk_time * 1000))]
-                    if tool == "scion-after":
-                        cmd.append("--verify-after-copy")
+                    if tool in ("scion-behind", "scion-after"):
+                        cmd += ["--verify", tool.split("-")[1]]
                 print(f"   running {tool} under the workload", file=sys.stderr)
                 tool_start = time.time()
                 m0 = time.monotonic()

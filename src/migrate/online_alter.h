@@ -55,8 +55,9 @@ struct AlterOptions {
   std::chrono::milliseconds cutover_backoff{500};
   int verify_repairs = 3;  // times the same differing rows are copied again before verification fails
   // A single integer key: check each copied chunk while the copy goes on (see VerifyBehindCopy);
-  // false: Verify() checks the whole table after the copy.
-  bool verify_behind_copy = true;
+  // false: Verify() checks the whole table after the copy. On by default with 4 cores or more:
+  // on 2 (measured) the comparisons take as much time from the copy as they save after it.
+  bool verify_behind_copy = std::thread::hardware_concurrency() >= 4;
   // Persists progress (the platform's metadata); a failure to persist stops the copy.
   std::function<Status(const Checkpoint&)> on_checkpoint;
   // false: a failed or cancelled copy leaves the shadow for a later resume (or Abandon()).

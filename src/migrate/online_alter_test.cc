@@ -365,6 +365,7 @@ TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))");
   auto options = Options();
   options.max_chunk_rows = 4000;
+  options.verify_behind_copy = true;
   std::atomic<int> ranges{0};
   std::atomic<int> spoiled{0};
   options.on_behind_copy_range = [&](const std::string& lower, const std::string&) {
@@ -722,7 +723,8 @@ TEST_F(OnlineAlterTest, SparseAndExtremeIntegerKeysAreCopiedInRanges) {
       {"TINYINT", "SELECT CAST(seq AS SIGNED) - 128 FROM seq_0_to_255"},
       {"SMALLINT UNSIGNED", "SELECT seq * 7 FROM seq_0_to_9000"},
   };
-  for (const auto& c : cases) {
+  for (const auto& [c, behind] : {std::pair{cases[0], true}, {cases[0], false}, {cases[1], true}, {cases[1], false},
+                                   {cases[2], true}, {cases[3], true}, {cases[3], false}}) {
     SetUp();
     Exec(fmt::format("CREATE TABLE t (id {} PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))", c.type));
     Exec(fmt::format("INSERT INTO t (id) {}", c.keys));
@@ -731,11 +733,13 @@ TEST_F(OnlineAlterTest, SparseAndExtremeIntegerKeysAreCopiedInRanges) {
     auto plan = Plan("t", fmt::format("CREATE TABLE t (id {} PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                                       "KEY v (v), KEY kv (k, v))",
                                       c.type));
-    OnlineAlter alter(Options(), plan);
+    auto options = Options();
+    options.verify_behind_copy = behind;
+    OnlineAlter alter(options, plan);
     auto st = alter.Copy();
     if (st) st = alter.Verify();
     if (st) st = alter.CutOver();
-    ASSERT_TRUE(st.has_value()) << c.type << ": " << st.error().ToString();
+    ASSERT_TRUE(st.has_value()) << c.type << (behind ? " behind: " : " after: ") << st.error().ToString();
     EXPECT_EQ(Checksum("t", "id, k, v"), before) << c.type;
     ExpectDefinitionIsTarget(plan);
   }
