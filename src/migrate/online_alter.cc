@@ -24,6 +24,8 @@ using mysql::QuoteString;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kApplyBatch = 500;  // keys per catch-up transaction
+// Fewer keys to apply again than this are left for the cut-over's locks (see SettleBeforeLocking).
+constexpr std::size_t kSettleAtLeast = 50;
 // Rows per range compared behind the copy: small, so that a write in flight spoils little.
 constexpr std::uint64_t kBehindRangeRows = 2000;
 // Keys changed after their range was compared behind the copy that Verify() compares by key;
@@ -1109,6 +1111,41 @@ struct Renamer {
 
 }  // namespace
 
+Status OnlineAlter::SettleBeforeLocking() {
+  // A revert keeps its behaviour: everything its sync applied is applied again under the locks
+  // (its apply is an upsert that keeps the dropped columns, which a marker copy would not).
+  if (reverse_ || !conn_ || !follower_) return Ok();
+  SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+  if (reapply_.size() < kSettleAtLeast) return Ok();
+  // A marker: one row copied again, a binlogged commit. MariaDB commits to InnoDB in binlog
+  // order, so once it returns every change the follower has delivered is visible, and the keys
+  // applied so far, read again now, are right. Only keys applied from here on are left for the
+  // locks. (Before this, every key applied since verification began was applied again under
+  // them: on a slow machine, 3,000 keys held the application's writes for 170 ms.)
+  SCION_ASSIGN_OR_RETURN(auto first, KeyAt(*conn_, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
+  if (!first) return Ok();
+  std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
+  std::string where = fmt::format("{} = {}", key, pk_.size() == 1 ? *first : "(" + *first + ")");
+  SCION_TRY(conn_->Execute("BEGIN"));
+  auto st = conn_->Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
+  if (st) st = conn_->Execute(CopyStatement(where));
+  auto written = st ? conn_->Query("SELECT ROW_COUNT()") : Result<mysql::QueryResult>(std::unexpected(st.error()));
+  if (!written) {
+    (void)conn_->Execute("ROLLBACK");
+    return std::unexpected(written.error());
+  }
+  SCION_TRY(conn_->Execute("COMMIT"));
+  if (written->rows.empty() || written->rows[0][0].value_or("0") == "0") return Ok();  // nothing binlogged
+  std::vector<std::string> keys(reapply_.begin(), reapply_.end());
+  reapply_.clear();
+  for (std::size_t i = 0; i < keys.size(); i += kApplyBatch) {
+    std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kApplyBatch)));
+    SCION_TRY(ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction));
+  }
+  return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
+}
+
 Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
   if (alters.empty()) return Ok();
   for (auto* m : alters) SCION_TRY(m->FinishDeferredIndexes());
@@ -1117,6 +1154,8 @@ Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {
   std::string last_error;
   for (int attempt = 1; attempt <= o.cutover_attempts && !pending.empty(); ++attempt) {
     if (attempt > 1) std::this_thread::sleep_for(o.cutover_backoff * (attempt - 1));
+    // As little as possible left for the time writes are held.
+    for (auto* m : pending) SCION_TRY(m->SettleBeforeLocking());
     auto st = CutOverAttempt(pending, attempt);
     if (!st && st.error().code == ErrorCode::kFailedPrecondition) return st;  // a row that does not fit
     if (!st) {
@@ -1220,6 +1259,7 @@ Status OnlineAlter::CutOverAttempt(std::vector<OnlineAlter*>& alters, int attemp
     }
     m->cut_over_ = !m->reverse_;
     m->cutover_position_ = *position;
+    m->cutover_held_ = held;
     m->progress_.phase = m->reverse_ ? "reverted" : "complete";
     if (m->follower_) m->follower_->Stop();
   }

@@ -147,6 +147,8 @@ class OnlineAlter {
   const std::string& shadow_table() const { return shadow_; }
   const std::string& old_table() const { return old_; }  // after cut-over: the previous table ("<t>_scion_old")
   bool cut_over() const { return cut_over_; }
+  // How long the last cut-over (or revert) that swapped this table held its writes.
+  std::chrono::milliseconds cutover_held() const { return cutover_held_; }
   Progress progress() const;
 
   class Follower;
@@ -173,6 +175,10 @@ class OnlineAlter {
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
   Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
   static Status CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt);
+  // Before a cut-over attempt locks: applies what is pending and, behind a binlogged marker
+  // commit, the keys applied since verification began once more, so that the locks are held
+  // only for the changes of the last moments.
+  Status SettleBeforeLocking();
   Status Throttle();
   // Row count and CRC of the rows `where` selects, in the source (on `a`) and the shadow (on
   // `b`), both at once when `parallel`: true when they agree.
@@ -219,6 +225,7 @@ class OnlineAlter {
 
   bool reverse_ = false;
   std::string cutover_position_;  // binlog position read while the cut-over held the locks
+  std::chrono::milliseconds cutover_held_{0};
   std::thread revert_thread_;
   std::atomic<bool> revert_stop_{false};
   mutable std::mutex revert_mu_;
