@@ -32,6 +32,17 @@ constexpr std::uint64_t kBehindRangeRows = 2000;
 // past this many it compares the whole table instead.
 constexpr std::size_t kBehindMaxTouched = 200000;
 
+// Calls `f` with `keys` in consecutive batches of at most `n`; stops at the first error.
+template <typename F>
+Status ForEachBatch(const std::vector<std::string>& keys, std::size_t n, F&& f) {
+  for (std::size_t i = 0; i < keys.size(); i += n) {
+    std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + n)));
+    SCION_TRY(f(batch));
+  }
+  return Ok();
+}
+
 // How a primary-key value is written as a literal the index can use.
 enum class LiteralKind { kNumber, kString, kBinary, kQuoted };
 
@@ -301,14 +312,7 @@ OnlineAlter::OnlineAlter(AlterOptions options, TablePlan plan) : options_(std::m
 
 OnlineAlter::~OnlineAlter() {
   StopRevertSync();
-  if (behind_ && behind_->thread.joinable()) {
-    {
-      std::lock_guard lock(behind_->mu);
-      behind_->stop = true;
-    }
-    behind_->cv.notify_all();
-    behind_->thread.join();
-  }
+  StopVerifyBehindCopy();
   if (index_thread_.joinable()) {
     // Abandoned while the indexes build (a failure or a cancel): stop the ALTER, then drop.
     if (conn_ && !index_connection_id_.empty()) (void)conn_->Execute("KILL QUERY " + index_connection_id_);
@@ -636,12 +640,11 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
       reapply_.clear();
     }
     if (keys.empty()) return Ok();
-    for (std::size_t i = 0; i < keys.size(); i += kApplyBatch) {
-      std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                                     keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kApplyBatch)));
+    SCION_TRY(ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) -> Status {
       SCION_TRY(ApplyKeys(conn, batch, mode));
       NoteApplied(batch);
-    }
+      return Ok();
+    }));
     if (mode != ApplyMode::kUnderLockTables && remember_applied_) reapply_.insert(keys.begin(), keys.end());
   }
 }
@@ -717,7 +720,6 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     if (auto st = StartVerifyBehindCopy(watermark); !st) {
       spdlog::warn("msg=\"verifying after the copy instead of behind it\" table={} error=\"{}\"", plan_.table,
                    st.error().message);
-      behind_.reset();
     }
   }
   while (!done) {
@@ -849,6 +851,18 @@ Status OnlineAlter::StartVerifyBehindCopy(const std::string& from) {
   behind_ = std::move(b);
   behind_->thread = std::thread([this] { VerifyBehindCopy(); });
   return Ok();
+}
+
+std::unique_ptr<OnlineAlter::BehindCopy> OnlineAlter::StopVerifyBehindCopy() {
+  if (behind_ && behind_->thread.joinable()) {
+    {
+      std::lock_guard lock(behind_->mu);
+      behind_->stop = true;
+    }
+    behind_->cv.notify_all();
+    behind_->thread.join();
+  }
+  return std::move(behind_);
 }
 
 void OnlineAlter::QueueBehindCopy(const std::string& lower, const std::string& upper, std::uint64_t rows) {
@@ -1014,15 +1028,12 @@ Status OnlineAlter::VerifyRanges(std::string lower, const std::optional<std::str
 Status OnlineAlter::VerifyKeys(const std::vector<std::string>& keys, int& repairs) {
   constexpr std::size_t kBatch = 1000;
   std::string column = QuoteIdentifier(pk_[0]);
-  for (std::size_t i = 0; i < keys.size(); i += kBatch) {
-    std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kBatch)));
+  return ForEachBatch(keys, kBatch, [&](const std::vector<std::string>& batch) {
     std::string list;
     for (const auto& k : batch) list += (list.empty() ? "" : ", ") + k;
-    SCION_TRY(VerifyWhere(fmt::format("{} IN ({})", column, list),
-                          [&] { return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction); }, repairs));
-  }
-  return Ok();
+    return VerifyWhere(fmt::format("{} IN ({})", column, list),
+                       [&] { return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction); }, repairs);
+  });
 }
 
 Status OnlineAlter::Verify() {
@@ -1031,15 +1042,7 @@ Status OnlineAlter::Verify() {
   int repairs = 0;
   auto started = Clock::now();
   // What the verification behind the copy left open, if it ran and can be used.
-  std::unique_ptr<BehindCopy> behind = std::move(behind_);
-  if (behind && behind->thread.joinable()) {
-    {
-      std::lock_guard lock(behind->mu);
-      behind->stop = true;
-    }
-    behind->cv.notify_all();
-    behind->thread.join();
-  }
+  std::unique_ptr<BehindCopy> behind = StopVerifyBehindCopy();
   if (behind && (behind->error || behind->overflow)) {
     spdlog::warn("msg=\"verifying the whole table\" table={} reason=\"{}\"", plan_.table,
                  behind->error ? behind->error->message : "too many rows changed during the copy");
@@ -1124,25 +1127,14 @@ Status OnlineAlter::SettleBeforeLocking() {
   // them: on a slow machine, 3,000 keys held the application's writes for 170 ms.)
   SCION_ASSIGN_OR_RETURN(auto first, KeyAt(*conn_, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
   if (!first) return Ok();
-  std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
-  std::string where = fmt::format("{} = {}", key, pk_.size() == 1 ? *first : "(" + *first + ")");
-  SCION_TRY(conn_->Execute("BEGIN"));
-  auto st = conn_->Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
-  if (st) st = conn_->Execute(CopyStatement(where));
-  auto written = st ? conn_->Query("SELECT ROW_COUNT()") : Result<mysql::QueryResult>(std::unexpected(st.error()));
-  if (!written) {
-    (void)conn_->Execute("ROLLBACK");
-    return std::unexpected(written.error());
-  }
-  SCION_TRY(conn_->Execute("COMMIT"));
-  if (written->rows.empty() || written->rows[0][0].value_or("0") == "0") return Ok();  // nothing binlogged
+  // The range up to the first key: that row (and any inserted below it since).
+  SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(*conn_, "", *first));
+  if (written == 0) return Ok();  // nothing binlogged: no marker
   std::vector<std::string> keys(reapply_.begin(), reapply_.end());
   reapply_.clear();
-  for (std::size_t i = 0; i < keys.size(); i += kApplyBatch) {
-    std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kApplyBatch)));
-    SCION_TRY(ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction));
-  }
+  SCION_TRY(ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) {
+    return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction);
+  }));
   return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
 }
 

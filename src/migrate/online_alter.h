@@ -198,6 +198,8 @@ class OnlineAlter {
   // left to Verify(). Started by Copy() for a single integer key.
   Status StartVerifyBehindCopy(const std::string& from);
   void VerifyBehindCopy();
+  // Stops that thread and hands over what it found (nullptr when it did not run).
+  std::unique_ptr<BehindCopy> StopVerifyBehindCopy();
   // Hands a copied chunk (lower, upper] of `rows` rows to the verification behind the copy.
   void QueueBehindCopy(const std::string& lower, const std::string& upper, std::uint64_t rows);
   // Notes applied keys that verification behind the copy may have compared already.
