@@ -167,6 +167,13 @@ class OnlineAlterTest : public ::testing::Test {
     Exec("INSERT INTO control SELECT * FROM t");
   }
 
+  // How many tables of `shop` have a name LIKE `pattern` (leftovers of a change).
+  std::string TablesLike(const std::string& pattern) {
+    return Scalar(fmt::format("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND "
+                              "TABLE_NAME LIKE {}",
+                              mysql::QuoteString(pattern)));
+  }
+
   // The checksum of `columns` of a table, row by row in key order.
   std::string Checksum(const std::string& table, const std::string& columns) {
     return Scalar(fmt::format("SELECT CONCAT(COUNT(*), '/', COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', {0}))), 0)) FROM {1}",
@@ -255,9 +262,7 @@ TEST_F(OnlineAlterTest, CopiesEveryColumnTypeAndCutsOver) {
   EXPECT_EQ(Scalar("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' "
                    "AND COLUMN_NAME = 'i'"),
             "bigint");
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
-                   "'%\\_scion\\_new'"),
-            "0");
+  EXPECT_EQ(TablesLike("%\\_scion\\_new"), "0");
 }
 
 TEST_F(OnlineAlterTest, EveryColumnTypeThroughTheCatchUp) {
@@ -416,9 +421,7 @@ TEST_F(OnlineAlterTest, RowsThatKeepDifferingFailVerificationAndLeaveProductionA
         << st.error().message;
     alter.reset();
     EXPECT_EQ(Checksum("t", "id, k, v"), before);
-    EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND "
-                     "TABLE_NAME = 't_scion_new'"),
-              "0");
+    EXPECT_EQ(TablesLike("t\\_scion\\_new"), "0");
   }
 }
 
@@ -611,9 +614,7 @@ TEST_F(OnlineAlterTest, LongTransactionBlocksCutOverBoundedThenItSucceeds) {
   auto w0 = std::chrono::steady_clock::now();
   ASSERT_TRUE((*writer)->Execute("INSERT INTO t VALUES (5000, 1)").has_value());
   EXPECT_LT(std::chrono::steady_clock::now() - w0, 2s);
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
-                   "'%\\_scion\\_old'"),
-            "0");
+  EXPECT_EQ(TablesLike("%\\_scion\\_old"), "0");
 
   ASSERT_TRUE((*holder)->Execute("COMMIT").has_value());
   ASSERT_TRUE(alter.CutOver().has_value());
@@ -783,9 +784,7 @@ TEST_F(OnlineAlterTest, CancelledWhileIndexesBuildLeavesNoShadow) {
     ASSERT_FALSE(st.has_value());
     EXPECT_EQ(st.error().code, ErrorCode::kConflict);
   }  // the index build is stopped, the shadow dropped
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME LIKE "
-                   "'%\\_scion\\_%'"),
-            "0");
+  EXPECT_EQ(TablesLike("%\\_scion\\_%"), "0");
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%'"), "0");
 }
 
