@@ -120,6 +120,7 @@ Status BinlogStream::Connect() {
                           fmt::format("SET @master_heartbeat_period = {}", heartbeat_ns)}) {
     SCION_TRY(client->Query(sql));
   }
+  if (options_.skip_marked) SCION_TRY(client->Query("SET SESSION skip_replication = 1"));
   // COM_REGISTER_SLAVE: server_id, host, user, password, port, rank, master id.
   mysql::ByteWriter reg;
   reg.U8(mysql::kComRegisterSlave);

@@ -34,6 +34,10 @@ struct StreamOptions {
   // Only these schemas / tables ("table" or "schema.table"); empty = everything.
   std::set<std::string> schemas;
   std::set<std::string> tables;
+  // Asks the server not to send transactions written with @@skip_replication = 1 (it filters
+  // them before they leave; replicas and mysqlbinlog still get them). Such transactions are
+  // neither delivered nor counted in position().
+  bool skip_marked = false;
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds max_backoff{5000};
   int max_reconnect_attempts = -1;  // -1: keep trying until Stop()

@@ -334,6 +334,32 @@ TEST_F(StreamTest, DdlIsSurfacedAndTableFilterApplies) {
   EXPECT_EQ(c.rows[0].names[1], "name");
 }
 
+TEST_F(StreamTest, MarkedTransactionsAreBinloggedButNotSentWhenAsked) {
+  auto sql = Sql();
+  ASSERT_TRUE(sql->Execute("CREATE TABLE marked (id INT PRIMARY KEY)"));
+  std::string from = Position();
+  ASSERT_TRUE(sql->Execute("INSERT INTO marked VALUES (1)"));
+  ASSERT_TRUE(sql->Execute("SET SESSION skip_replication = 1"));
+  ASSERT_TRUE(sql->Execute("INSERT INTO marked VALUES (2), (3)"));
+  ASSERT_TRUE(sql->Execute("SET SESSION skip_replication = 0"));
+  ASSERT_TRUE(sql->Execute("INSERT INTO marked VALUES (4)"));
+  // A plain replica (and so a replica or point-in-time recovery) gets all three transactions.
+  auto all = Collect(from, 3, {"marked"});
+  ASSERT_EQ(all.rows.size(), 4u);
+  // With skip_marked the server leaves the marked one out: two commits, the rows 1 and 4.
+  Collector c;
+  c.stop_after_commits = 2;
+  auto opts = Options(from);
+  opts.tables = {"marked"};
+  opts.skip_marked = true;
+  BinlogStream stream(opts);
+  ASSERT_TRUE(stream.Run(c));
+  ASSERT_EQ(c.rows.size(), 2u);
+  EXPECT_EQ(c.rows[0].after[0].ToCanonical(), "1");
+  EXPECT_EQ(c.rows[1].after[0].ToCanonical(), "4");
+  EXPECT_EQ(c.commits, (std::vector<std::string>{all.commits[0], all.commits[2]}));
+}
+
 TEST_F(StreamTest, ResumesFromSavedPositionWithoutLossOrDuplicates) {
   auto sql = Sql();
   ASSERT_TRUE(sql->Execute("CREATE TABLE seqs (id INT PRIMARY KEY)"));
