@@ -166,7 +166,8 @@ class OnlineAlter {
   // call it).
   Status StartDeferredIndexes();
   Status FinishDeferredIndexes();
-  Result<std::uint64_t> CopyRange(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper);
+  Result<std::uint64_t> CopyRange(mysql::AdminConnection& conn, const std::string& lower, const std::string& upper,
+                                  bool unsent = false);
   std::vector<std::string> PkCharsets() const;
   enum class ApplyMode {
     kOwnTransaction,   // BEGIN ... COMMIT around each batch
