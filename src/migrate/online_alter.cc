@@ -483,9 +483,18 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
                                        QuoteString(plan_.schema), QuoteString(plan_.table))));
   if (!est.rows.empty() && est.rows[0][0]) progress_.rows_estimate = std::stoull(*est.rows[0][0]);
   max_chunk_rows_ = std::max<std::uint64_t>(options_.max_chunk_rows, 1);
-  if (!est.rows.empty() && est.rows[0][1]) {
-    // A chunk's rows are written to the binlog at its commit, which other commits wait for.
-    std::uint64_t row_bytes = std::max<std::uint64_t>(std::stoull(*est.rows[0][1]), 1);
+  // A chunk's rows are written to the binlog at its commit, which other commits wait for.
+  std::uint64_t row_bytes = est.rows.empty() || !est.rows[0][1] ? 0 : std::stoull(*est.rows[0][1]);
+  if (!copy_columns_.empty()) {
+    // The statistics lag (a table just filled has the length of an empty one spread over its
+    // rows): the first rows' length, when larger.
+    std::string lengths;
+    for (const auto& c : copy_columns_) lengths += (lengths.empty() ? "" : " + ") + fmt::format("COALESCE(LENGTH({}), 0)", QuoteIdentifier(c));
+    SCION_ASSIGN_OR_RETURN(auto sample, conn_->Query(fmt::format("SELECT CEIL(AVG(n)) FROM (SELECT {} AS n FROM {} LIMIT 1000) s",
+                                                                 lengths, QuoteIdentifier(plan_.table))));
+    if (!sample.rows.empty() && sample.rows[0][0]) row_bytes = std::max<std::uint64_t>(row_bytes, std::stoull(*sample.rows[0][0]));
+  }
+  if (row_bytes > 0) {
     max_chunk_rows_ = std::min(max_chunk_rows_, std::max<std::uint64_t>(options_.max_chunk_bytes / row_bytes, 100));
   }
   if (int_pk_) {
@@ -497,7 +506,11 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     if (lo && hi) {
       max_key_ = *hi;
       double span = static_cast<double>(*hi - *lo) + 1;
-      key_density_ = std::clamp(static_cast<double>(std::max<std::uint64_t>(progress_.rows_estimate, 1)) / span, 1e-12, 1.0);
+      // No statistics (a table just filled): dense, the safe guess (small first ranges); the
+      // first chunk measures it.
+      key_density_ = progress_.rows_estimate == 0
+                         ? 1.0
+                         : std::clamp(static_cast<double>(progress_.rows_estimate) / span, 1e-12, 1.0);
     }
   }
   return Ok();
@@ -743,7 +756,7 @@ Status OnlineAlter::WaitCaughtUp(const std::string& position, std::chrono::milli
 
 Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress, std::optional<Checkpoint> resume) {
   SCION_TRY(Prepare(resume));
-  chunk_rows_ = options_.initial_chunk_rows;
+  chunk_rows_ = std::clamp<std::uint64_t>(options_.initial_chunk_rows, 1, max_chunk_rows_);
   std::string watermark = resume ? resume->watermark : "";
   bool done = resume && resume->copy_done;
   if (resume) progress_.rows_copied = resume->rows_copied;

@@ -393,6 +393,27 @@ TEST_F(OnlineAlterTest, TheCopyIsInTheBinlogForReplicasAndEndsWithNothingElseWri
   EXPECT_GE(counter.rows, 3000);
 }
 
+TEST_F(OnlineAlterTest, ChunksStayUnderTheByteCapOnATableJustFilled) {
+  // Right after it is filled a table's statistics give no row length (AVG_ROW_LENGTH 0); the
+  // cap on a chunk's bytes (its binlog, which other commits wait for) holds all the same.
+  Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(2000))");
+  Exec("INSERT INTO t SELECT seq, seq, REPEAT('x', 1000) FROM seq_1_to_5000");
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(2000))");
+  auto options = Options();
+  options.chunk_target = 10s;  // the time target alone would copy everything at once
+  options.initial_chunk_rows = 10000;
+  options.max_chunk_bytes = 100 << 10;
+  OnlineAlter alter(options, plan);
+  std::uint64_t last = 0, largest = 0;
+  auto copied = alter.Copy([&](const Progress& p) {
+    largest = std::max(largest, p.rows_copied - last);
+    last = p.rows_copied;
+  });
+  ASSERT_TRUE(copied.has_value()) << copied.error().ToString();
+  EXPECT_EQ(last, 5000u);
+  EXPECT_LE(largest, 110u);  // about 100 rows of 1 KB
+}
+
 TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   // The shadow is spoiled in a range just before the verification behind the copy compares it
   // (as a bug in the copy would): the range must be found, carried to Verify() and re-copied.
