@@ -36,7 +36,7 @@ int Fail(std::string_view what, const scion::Error& e) {
 void Usage() {
   std::fprintf(stderr,
                "usage: online_alter_bench --socket S --user U --password P --schema DB --table T "
-               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto]\n");
+               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto] [--max-chunk-kb N]\n");
 }
 
 }  // namespace
@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   int chunk_ms = 500;
   bool verbose = false;  // a progress line per chunk
   std::string verify = "auto";  // behind | after | auto (the engine's default for this machine)
+  int max_chunk_kb = 0;  // 0: the engine's default
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto next = [&]() -> std::string {
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     else if (a == "--chunk-ms") chunk_ms = std::atoi(next().c_str());
     else if (a == "--verbose") verbose = true;
     else if (a == "--verify") verify = next();
+    else if (a == "--max-chunk-kb") max_chunk_kb = std::atoi(next().c_str());
     else {
       Usage();
       return 2;
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
   options.connect = connect;
   options.chunk_target = std::chrono::milliseconds(chunk_ms);
   if (verify != "auto") options.verify_behind_copy = verify == "behind";
+  if (max_chunk_kb > 0) options.max_chunk_bytes = static_cast<std::uint64_t>(max_chunk_kb) << 10;
   scion::migrate::OnlineAlter alter(options, *plan);
   auto last_print = Clock::now() - std::chrono::seconds(10);
   double indexes_from_s = -1;

@@ -206,7 +206,8 @@ def main():
     parser.add_argument("--chunk-time", type=float, default=0.5, help="both tools' chunk time target (s)")
     parser.add_argument("--tools", default="ptosc,scion",
                         help="in order; scion-behind and scion-after force where Scion verifies (behind the copy, "
-                             "or after it); scion is the engine's default for this machine")
+                             "or after it); +OPTION=VALUE passes --OPTION VALUE to online_alter_bench "
+                             "(e.g. scion+max-chunk-kb=16384); scion is the engine's default for this machine")
     parser.add_argument("--repeat", type=int, default=1, help="run the tools this many rounds, one after the other")
     parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
@@ -293,8 +294,12 @@ def main():
                     cmd = [bench, "--socket", sock, "--user", "scion_internal", "--password", inst.password,
                            "--schema", "mydb", "--table", "sbtest1", "--target-sql", target_sql,
                            "--chunk-ms", str(int(args.chunk_time * 1000))]
-                    if tool in ("scion-behind", "scion-after"):
-                        cmd += ["--verify", tool.split("-")[1]]
+                    name, *extra = tool.split("+")
+                    if name in ("scion-behind", "scion-after"):
+                        cmd += ["--verify", name.split("-")[1]]
+                    for option in extra:  # scion+max-chunk-kb=16384: engine options of online_alter_bench
+                        flag, _, value = option.partition("=")
+                        cmd += [f"--{flag}", value]
                 print(f"   running {tool} under the workload", file=sys.stderr)
                 tool_start = time.time()
                 m0 = time.monotonic()
