@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   int chunk_ms = 500;
   bool verbose = false;  // a progress line per chunk
   std::string verify = "auto";  // behind | after | auto (the engine's default for this machine)
+  double index_build_at = -1;  // < 0: the engine's default
   int max_chunk_kb = 0;  // 0: the engine's default
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     else if (a == "--chunk-ms") chunk_ms = std::atoi(next().c_str());
     else if (a == "--verbose") verbose = true;
     else if (a == "--verify") verify = next();
+    else if (a == "--index-build-at") index_build_at = std::atof(next().c_str());
     else if (a == "--max-chunk-kb") max_chunk_kb = std::atoi(next().c_str());
     else {
       Usage();
@@ -119,6 +121,7 @@ int main(int argc, char** argv) {
   options.connect = connect;
   options.chunk_target = std::chrono::milliseconds(chunk_ms);
   if (verify != "auto") options.verify_behind_copy = verify == "behind";
+  if (index_build_at >= 0) options.index_build_at = index_build_at;
   if (max_chunk_kb > 0) options.max_chunk_bytes = static_cast<std::uint64_t>(max_chunk_kb) << 10;
   scion::migrate::OnlineAlter alter(options, *plan);
   auto last_print = Clock::now() - std::chrono::seconds(10);

@@ -414,6 +414,33 @@ TEST_F(OnlineAlterTest, ChunksStayUnderTheByteCapOnATableJustFilled) {
   EXPECT_LE(largest, 110u);  // about 100 rows of 1 KB
 }
 
+TEST_F(OnlineAlterTest, AnIndexBuildThatFailsDuringTheCopyIsBuiltAgainAfterIt) {
+  TableAndControl(200000);
+  auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), KEY k (k))");
+  auto options = Options();
+  options.index_build_at = 0.2;
+  OnlineAlter alter(options, plan);
+  // The build that starts at 20% is stopped while the copy goes on (as InnoDB stops one whose
+  // online log of the rows inserted meanwhile outgrows innodb_online_alter_log_max_size).
+  bool killed = false;
+  auto copied = alter.Copy([&](const Progress& p) {
+    if (killed || p.rows_copied < 40000) return;
+    // The copy waits here, so the build (on its own thread) is found running.
+    for (int i = 0; i < 400 && !killed; ++i) {
+      auto id = Scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE `t_scion_new`%'");
+      if (id != "NULL") killed = conn_->Execute("KILL QUERY " + id).has_value();
+      if (!killed) std::this_thread::sleep_for(5ms);
+    }
+  });
+  ASSERT_TRUE(killed);
+  auto verified = copied ? alter.Verify() : copied;
+  ASSERT_TRUE(verified.has_value()) << verified.error().ToString();
+  EXPECT_TRUE(alter.index_build_retried());
+  ASSERT_TRUE(alter.CutOver());
+  ExpectDefinitionIsTarget(plan);
+  EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
+}
+
 TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   // The shadow is spoiled in a range just before the verification behind the copy compares it
   // (as a bug in the copy would): the range must be found, carried to Verify() and re-copied.
