@@ -582,8 +582,8 @@ static Result<std::optional<std::string>> KeyAt(mysql::AdminConnection& conn, co
 // shadow: DELETE then INSERT ... SELECT in one transaction. Returns the rows copied.
 // `unsent`: written with @@skip_replication = 1, so that the server does not send this
 // transaction to the follower, which would only drop it (a table it does not follow) after
-// reading and checking every row: a third of a core during a copy, measured. It is binlogged as
-// any other: replicas and point-in-time recovery replay it.
+// reading and checking every event: 220 MB for a 1M-row table. It is binlogged as any other:
+// replicas and point-in-time recovery replay it.
 Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const std::string& lower,
                                              const std::string& upper, bool unsent) {
   std::string where = RangeWhere(lower, upper);
@@ -1365,9 +1365,7 @@ Status OnlineAlter::StartRevertSync() {
                            .password = options_.connect.password,
                            .start_position = cutover_position_,
                            .schemas = {plan_.schema},
-                           .tables = {plan_.table},
-                           // The copy's own transactions only write the shadow: not sent at all.
-                           .skip_marked = true};
+                           .tables = {plan_.table}};
   follower_ = std::make_unique<Follower>(std::move(so), pk_, kinds, charsets);
   follower_->Start(cutover_position_);
   SCION_ASSIGN_OR_RETURN(auto conn, mysql::AdminConnection::Connect(options_.connect));
