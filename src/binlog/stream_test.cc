@@ -93,11 +93,13 @@ class StreamTest : public ::testing::Test {
   }
 
   // Streams from `from` until `commits` transactions arrived.
-  Collector Collect(const std::string& from, std::size_t commits, std::set<std::string> tables = {}) {
+  Collector Collect(const std::string& from, std::size_t commits, std::set<std::string> tables = {},
+                    bool skip_marked = false) {
     Collector c;
     c.stop_after_commits = commits;
     auto opts = Options(from);
     opts.tables = std::move(tables);
+    opts.skip_marked = skip_marked;
     BinlogStream stream(opts);
     std::thread guard([&] {
       for (int i = 0; i < 600 && c.commits.size() < commits; ++i) std::this_thread::sleep_for(100ms);
@@ -347,13 +349,7 @@ TEST_F(StreamTest, MarkedTransactionsAreBinloggedButNotSentWhenAsked) {
   auto all = Collect(from, 3, {"marked"});
   ASSERT_EQ(all.rows.size(), 4u);
   // With skip_marked the server leaves the marked one out: two commits, the rows 1 and 4.
-  Collector c;
-  c.stop_after_commits = 2;
-  auto opts = Options(from);
-  opts.tables = {"marked"};
-  opts.skip_marked = true;
-  BinlogStream stream(opts);
-  ASSERT_TRUE(stream.Run(c));
+  auto c = Collect(from, 2, {"marked"}, /*skip_marked=*/true);
   ASSERT_EQ(c.rows.size(), 2u);
   EXPECT_EQ(c.rows[0].after[0].ToCanonical(), "1");
   EXPECT_EQ(c.rows[1].after[0].ToCanonical(), "4");
