@@ -352,6 +352,15 @@ def main():
             res["checksum_control"] = inst.checksum("ctl.sbtest1")
             res["checksum_pristine"] = pristine_sum
             res["checksums_equal"] = res["checksum_altered"] == res["checksum_control"]
+            if not res["checksums_equal"]:
+                # What differs, to debug from: the rows (altered, then control) and the general log.
+                same = "a.k <=> b.k AND a.c <=> b.c AND a.pad <=> b.pad"
+                res["differing_rows"] = inst.sql(
+                    f"(SELECT 'altered', a.id, a.k, LEFT(a.c, 11), b.k, LEFT(b.c, 11) FROM mydb.sbtest1 a "
+                    f"LEFT JOIN ctl.sbtest1 b ON a.id = b.id WHERE b.id IS NULL OR NOT ({same}) LIMIT 20) UNION ALL "
+                    f"(SELECT 'control', b.id, NULL, NULL, b.k, LEFT(b.c, 11) FROM ctl.sbtest1 b "
+                    f"LEFT JOIN mydb.sbtest1 a ON a.id = b.id WHERE a.id IS NULL LIMIT 20)").splitlines()
+                shutil.copy2(general_log, os.path.join(run_dir, "general.log"))
             results.append(res)
             print(json.dumps(res, indent=1), file=sys.stderr)
 
