@@ -65,6 +65,44 @@ bool IsIntegerType(const std::string& type) {
   return false;
 }
 
+// Integer types by width (0 for any other type), and whether unsigned.
+std::pair<int, bool> IntegerWidth(const std::string& type) {
+  if (!IsIntegerType(type) || type.find("zerofill") != std::string::npos) return {0, false};
+  int rank = 0;
+  for (std::string_view p : {"tinyint", "smallint", "mediumint", "int", "bigint"}) {
+    ++rank;
+    if (type.rfind(p, 0) == 0 && (type.size() == p.size() || type[p.size()] == ' ' || type[p.size()] == '(')) break;
+  }
+  return {rank, type.find("unsigned") != std::string::npos};
+}
+
+// Whether every value of `from`, once copied into `to`, reads back as the same text: the same
+// type, an integer widened, or a string lengthened in the same kind, charset and collation.
+// Such columns are compared by verification; others (a float narrowed, a decimal rescaled) are
+// not, as their text changes by design.
+bool SameTextWhenCopied(const schema::Column& from, const schema::Column& to) {
+  if (from.charset != to.charset || from.collation != to.collation) return false;
+  if (from.type == to.type) return true;
+  auto [a, a_unsigned] = IntegerWidth(from.type);
+  auto [b, b_unsigned] = IntegerWidth(to.type);
+  if (a && b) return a_unsigned == b_unsigned ? b >= a : (a_unsigned && b > a);
+  // char(n) to char(m) and varchar(n) to varchar(m), m >= n (CHAR to VARCHAR would keep
+  // trailing spaces CHAR drops on reading; the other way round drops them).
+  auto length = [](const std::string& t, std::string_view kind) -> std::optional<long> {
+    if (t.rfind(kind, 0) != 0 || t.size() < kind.size() + 3 || t[kind.size()] != '(' || t.back() != ')') return std::nullopt;
+    try {
+      return std::stol(t.substr(kind.size() + 1));
+    } catch (...) {
+      return std::nullopt;
+    }
+  };
+  for (std::string_view kind : {"char", "varchar"}) {
+    auto n = length(from.type, kind), m = length(to.type, kind);
+    if (n && m) return *m >= *n;
+  }
+  return false;
+}
+
 using KeyInt = __int128;  // any BIGINT, signed or not, and room above and below
 
 // An integer key as MariaDB prints it; nullopt for anything else.
@@ -372,7 +410,7 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     const schema::Column* c = from.FindColumn(n.name);
     if (!c || !n.generation.empty() || !c->generation.empty()) continue;
     copy_columns_.push_back(n.name);
-    if (c->type == n.type && c->charset == n.charset && c->collation == n.collation) crc_columns_.push_back(n.name);
+    if (SameTextWhenCopied(*c, n)) crc_columns_.push_back(n.name);
   }
   int_pk_ = pk_.size() == 1 && IsIntegerType(pk_types_[0]);
   for (const auto& [name, index] : to.indexes) {
@@ -681,8 +719,7 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
   for (;;) {
     auto keys = follower_->Drain(kApplyBatch);
     if (mode == ApplyMode::kUnderLockTables) {
-      // Also every key applied since verification began, once more: the binlog can deliver a
-      // change a moment before its transaction is visible to a read, and under the locks every
+      // Also every key in reapply_, once more (see ApplyAgain): under the locks every
       // transaction on the table has finished.
       keys.insert(keys.end(), reapply_.begin(), reapply_.end());
       reapply_.clear();
@@ -693,7 +730,7 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
       NoteApplied(batch);
       return Ok();
     }));
-    if (mode != ApplyMode::kUnderLockTables && remember_applied_) reapply_.insert(keys.begin(), keys.end());
+    if (mode != ApplyMode::kUnderLockTables) reapply_.insert(keys.begin(), keys.end());
   }
 }
 
@@ -734,6 +771,24 @@ Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<st
   }
   progress_.changes_applied += keys.size();
   return Ok();
+}
+
+// MariaDB sends a transaction's events as soon as they are in the binlog, a moment before the
+// transaction commits in InnoDB: a key applied then can read the row as it was before the
+// change, and its event is not delivered again (seen under sysbench on a loaded machine: one
+// `k = k + 1` lost). Every key applied goes to reapply_. Once a transaction of ours written to
+// the binlog later has committed (a copy chunk, the marker of SettleBeforeLocking), every change
+// delivered before it is visible, since MariaDB commits to InnoDB in binlog order: the keys read
+// again now are right. Call this only right after such a commit.
+Status OnlineAlter::ApplyAgain() {
+  std::vector<std::string> keys(reapply_.begin(), reapply_.end());
+  reapply_.clear();
+  std::uint64_t applied = progress_.changes_applied;  // counted once
+  auto st = ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) {
+    return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction);
+  });
+  progress_.changes_applied = applied;
+  return st;
 }
 
 Status OnlineAlter::Throttle() {
@@ -779,6 +834,8 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     std::string lower = watermark;
     std::uint64_t before = progress_.rows_copied;
     SCION_TRY(CopyChunk(*conn_, watermark, done));
+    // The chunk's commit (if it wrote rows) is a barrier for the keys applied so far.
+    if (progress_.rows_copied > before) SCION_TRY(ApplyAgain());
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
     // The chunk and the changes to it so far are in: compare it (the open-ended last one is
     // left to Verify()).
@@ -1115,7 +1172,6 @@ Status OnlineAlter::VerifyKeys(const std::vector<std::string>& keys, int& repair
 
 Status OnlineAlter::Verify() {
   progress_.phase = "verify";
-  remember_applied_ = true;
   int repairs = 0;
   auto started = Clock::now();
   // What the verification behind the copy left open, if it ran and can be used.
@@ -1207,11 +1263,7 @@ Status OnlineAlter::SettleBeforeLocking() {
   // The range up to the first key: that row (and any inserted below it since).
   SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(*conn_, "", *first));
   if (written == 0) return Ok();  // nothing binlogged: no marker
-  std::vector<std::string> keys(reapply_.begin(), reapply_.end());
-  reapply_.clear();
-  SCION_TRY(ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) {
-    return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction);
-  }));
+  SCION_TRY(ApplyAgain());
   return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
 }
 

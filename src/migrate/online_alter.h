@@ -185,10 +185,11 @@ class OnlineAlter {
   };
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
   Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
+  Status ApplyAgain();
   static Status CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt);
   // Before a cut-over attempt locks: applies what is pending and, behind a binlogged marker
-  // commit, the keys applied since verification began once more, so that the locks are held
-  // only for the changes of the last moments.
+  // commit, the keys in reapply_ once more, so that the locks are held only for the changes of
+  // the last moments.
   Status SettleBeforeLocking();
   Status Throttle();
   // Row count and CRC of the rows `where` selects, in the source (on `a`) and the shadow (on
@@ -225,7 +226,7 @@ class OnlineAlter {
   std::vector<std::string> pk_;           // primary key columns of the source
   std::vector<std::string> pk_types_;     // their types, for literals
   std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
-  std::vector<std::string> crc_columns_;  // copied columns whose type does not change
+  std::vector<std::string> crc_columns_;  // copied columns whose values read back the same
   std::unique_ptr<mysql::AdminConnection> conn_;
   std::unique_ptr<mysql::AdminConnection> conn2_;  // the shadow's checksums, alongside the source's
   std::unique_ptr<Follower> follower_;
@@ -258,8 +259,8 @@ class OnlineAlter {
   bool index_retried_ = false;       // an early build failed and ran again after the copy
   std::uint64_t online_log_max_ = 128 << 20;  // @@innodb_online_alter_log_max_size
   std::unique_ptr<BehindCopy> behind_;
-  // Keys applied since verification began, applied once more under the cut-over's locks.
-  bool remember_applied_ = false;
+  // Keys applied that may have been read a moment before their change was visible (see
+  // ApplyAgain): applied once more after a binlogged commit of ours, or under the cut-over's locks.
   std::set<std::string> reapply_;
   std::atomic<bool> cancelled_{false};
   bool shadow_created_ = false;

@@ -444,21 +444,27 @@ TEST_F(OnlineAlterTest, AnIndexBuildThatFailsDuringTheCopyIsBuiltAgainAfterIt) {
 TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   // The shadow is spoiled in a range just before the verification behind the copy compares it
   // (as a bug in the copy would): the range must be found, carried to Verify() and re-copied.
+  // Two rows: one in v, one in k, whose type widens (INT to BIGINT) and is compared all the same.
   TableAndControl(30000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), KEY v (v))");
   auto options = Options();
   options.max_chunk_rows = 4000;
   options.verify_behind_copy = true;
   std::atomic<int> ranges{0};
-  std::atomic<int> spoiled{0};
+  std::atomic<int> spoiled{0}, spoiled_k{0};
   options.on_behind_copy_range = [&](const std::string& lower, const std::string&) {
     ++ranges;
-    if (spoiled.load() || lower.empty()) return;
+    if (spoiled_k.load() || lower.empty()) return;
     auto c = instance_->Connect("shop");
     ASSERT_TRUE(c.has_value());
     int id = std::stoi(lower) + 1;
-    ASSERT_TRUE((*c)->Execute(fmt::format("UPDATE t_scion_new SET v = 'spoiled' WHERE id = {}", id)).has_value());
-    spoiled = id;
+    if (!spoiled.load()) {
+      ASSERT_TRUE((*c)->Execute(fmt::format("UPDATE t_scion_new SET v = 'spoiled' WHERE id = {}", id)).has_value());
+      spoiled = id;
+    } else {  // the next range
+      ASSERT_TRUE((*c)->Execute(fmt::format("UPDATE t_scion_new SET k = k + 1 WHERE id = {}", id)).has_value());
+      spoiled_k = id;
+    }
   };
   OnlineAlter alter(options, plan);
   ASSERT_TRUE(alter.Copy().has_value());
@@ -468,6 +474,9 @@ TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   ASSERT_TRUE(alter.CutOver().has_value());
   EXPECT_EQ(Scalar(fmt::format("SELECT v FROM t WHERE id = {}", spoiled.load())),
             Scalar(fmt::format("SELECT v FROM control WHERE id = {}", spoiled.load())));
+  ASSERT_GT(spoiled_k.load(), 0);
+  EXPECT_EQ(Scalar(fmt::format("SELECT k FROM t WHERE id = {}", spoiled_k.load())),
+            Scalar(fmt::format("SELECT k FROM control WHERE id = {}", spoiled_k.load())));
   EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
 }
 
