@@ -260,7 +260,7 @@ def main():
         general_log = os.path.join(os.path.dirname(sock), "bench-general.log")
 
         for round_no, tool in [(n, t) for n in range(1, args.repeat + 1) for t in args.tools.split(",")]:
-            run_dir = os.path.join(root, f"run-{tool}-{round_no}")
+            run_dir = os.path.join(root, f"run-{len(results) + 1}-{tool}-{round_no}")
             os.makedirs(run_dir)
             print(f"== {tool}: fresh copy", file=sys.stderr)
             inst.sql("DROP DATABASE IF EXISTS ctl; CREATE DATABASE ctl; "
