@@ -58,23 +58,17 @@ LiteralKind KindOf(const std::string& type) {
   return LiteralKind::kQuoted;  // temporal, enum, set: their text
 }
 
-bool IsIntegerType(const std::string& type) {
+// Integer types by width, 1 (tinyint) to 5 (bigint); 0 for any other type.
+int IntegerWidth(const std::string& type) {
+  int width = 0;
   for (std::string_view p : {"tinyint", "smallint", "mediumint", "int", "bigint"}) {
-    if (type.rfind(p, 0) == 0 && (type.size() == p.size() || type[p.size()] == ' ' || type[p.size()] == '(')) return true;
+    ++width;
+    if (type.rfind(p, 0) == 0 && (type.size() == p.size() || type[p.size()] == ' ' || type[p.size()] == '(')) return width;
   }
-  return false;
+  return 0;
 }
 
-// Integer types by width (0 for any other type), and whether unsigned.
-std::pair<int, bool> IntegerWidth(const std::string& type) {
-  if (!IsIntegerType(type) || type.find("zerofill") != std::string::npos) return {0, false};
-  int rank = 0;
-  for (std::string_view p : {"tinyint", "smallint", "mediumint", "int", "bigint"}) {
-    ++rank;
-    if (type.rfind(p, 0) == 0 && (type.size() == p.size() || type[p.size()] == ' ' || type[p.size()] == '(')) break;
-  }
-  return {rank, type.find("unsigned") != std::string::npos};
-}
+bool IsIntegerType(const std::string& type) { return IntegerWidth(type) > 0; }
 
 // Whether every value of `from`, once copied into `to`, reads back as the same text: the same
 // type, an integer widened, or a string lengthened in the same kind, charset and collation.
@@ -83,9 +77,13 @@ std::pair<int, bool> IntegerWidth(const std::string& type) {
 bool SameTextWhenCopied(const schema::Column& from, const schema::Column& to) {
   if (from.charset != to.charset || from.collation != to.collation) return false;
   if (from.type == to.type) return true;
-  auto [a, a_unsigned] = IntegerWidth(from.type);
-  auto [b, b_unsigned] = IntegerWidth(to.type);
-  if (a && b) return a_unsigned == b_unsigned ? b >= a : (a_unsigned && b > a);
+  int a = IntegerWidth(from.type), b = IntegerWidth(to.type);
+  auto has = [](const std::string& t, std::string_view word) { return t.find(word) != std::string::npos; };
+  if (a && b) {
+    if (has(from.type, "zerofill") || has(to.type, "zerofill")) return false;
+    bool a_unsigned = has(from.type, "unsigned"), b_unsigned = has(to.type, "unsigned");
+    return a_unsigned == b_unsigned ? b >= a : (a_unsigned && b > a);
+  }
   // char(n) to char(m) and varchar(n) to varchar(m), m >= n (CHAR to VARCHAR would keep
   // trailing spaces CHAR drops on reading; the other way round drops them).
   auto length = [](const std::string& t, std::string_view kind) -> std::optional<long> {
