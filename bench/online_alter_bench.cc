@@ -36,7 +36,7 @@ int Fail(std::string_view what, const scion::Error& e) {
 void Usage() {
   std::fprintf(stderr,
                "usage: online_alter_bench --socket S --user U --password P --schema DB --table T "
-               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto] [--index-build-at 1.0] [--max-chunk-kb N]\n");
+               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto] [--index-build-at 1.0] [--max-chunk-kb N] [--binlog-copy 0|1]\n");
 }
 
 }  // namespace
@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   bool verbose = false;  // a progress line per chunk
   std::string verify = "auto";  // behind | after | auto (the engine's default for this machine)
   double index_build_at = -1;  // < 0: the engine's default
+  int binlog_copy = -1;        // < 0: the engine's default
   int max_chunk_kb = 0;  // 0: the engine's default
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     else if (a == "--verbose") verbose = true;
     else if (a == "--verify") verify = next();
     else if (a == "--index-build-at") index_build_at = std::atof(next().c_str());
+    else if (a == "--binlog-copy") binlog_copy = std::atoi(next().c_str());
     else if (a == "--max-chunk-kb") max_chunk_kb = std::atoi(next().c_str());
     else {
       Usage();
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
   options.chunk_target = std::chrono::milliseconds(chunk_ms);
   if (verify != "auto") options.verify_behind_copy = verify == "behind";
   if (index_build_at >= 0) options.index_build_at = index_build_at;
+  if (binlog_copy >= 0) options.binlog_copy = binlog_copy != 0;
   if (max_chunk_kb > 0) options.max_chunk_bytes = static_cast<std::uint64_t>(max_chunk_kb) << 10;
   scion::migrate::OnlineAlter alter(options, *plan);
   auto last_print = Clock::now() - std::chrono::seconds(10);

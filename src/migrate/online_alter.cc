@@ -616,14 +616,17 @@ static Result<std::optional<std::string>> KeyAt(mysql::AdminConnection& conn, co
 
 // Copies the primary key range (lower, upper] (open-ended when `upper` is empty) into the
 // shadow: DELETE then INSERT ... SELECT in one transaction. Returns the rows copied.
-// `unsent`: written with @@skip_replication = 1, so that the server does not send this
-// transaction to the follower, which would only drop it (a table it does not follow) after
-// reading and checking every event: 220 MB for a 1M-row table. It is binlogged as any other:
-// replicas and point-in-time recovery replay it.
+// `unsent`: not sent to the follower, which would only drop it (a table it does not follow)
+// after reading and checking every event: 220 MB for a 1M-row table. Written with
+// @@skip_replication = 1, binlogged as any other, or, without AlterOptions::binlog_copy, not
+// binlogged at all (sql_log_bin = 0).
 Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const std::string& lower,
                                              const std::string& upper, bool unsent) {
   std::string where = RangeWhere(lower, upper);
-  if (unsent) SCION_TRY(conn.Execute("SET SESSION skip_replication = 1"));
+  bool unlogged = unsent && !options_.binlog_copy;
+  std::string_view mark = unlogged ? "sql_log_bin" : "skip_replication";
+  if (unsent) SCION_TRY(conn.Execute(fmt::format("SET SESSION {} = {}", mark, unlogged ? 0 : 1)));
+  auto unmark = [&] { return conn.Execute(fmt::format("SET SESSION {} = {}", mark, unlogged ? 1 : 0)); };
   // Re-copying a range replaces whatever the catch-up put there with the rows as they are now.
   auto st = conn.Execute("BEGIN");
   if (st) st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
@@ -632,7 +635,7 @@ Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const
   if (copied) st = conn.Execute("COMMIT");
   if (!copied || !st) {
     (void)conn.Execute("ROLLBACK");
-    if (unsent) (void)conn.Execute("SET SESSION skip_replication = 0");
+    if (unsent) (void)unmark();
     if (!copied) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        fmt::format("copying {} failed: {}", plan_.table, copied.error().message),
@@ -640,11 +643,11 @@ Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const
     }
     return std::unexpected(st.error());
   }
-  if (unsent) {
+  if (unsent && !unlogged) {
     SCION_ASSIGN_OR_RETURN(auto gtid, conn.Query("SELECT @@last_gtid"));
     if (!gtid.rows.empty() && gtid.rows[0][0] && follower_) follower_->NoteSkipped(*gtid.rows[0][0]);
-    SCION_TRY(conn.Execute("SET SESSION skip_replication = 0"));
   }
+  if (unsent) SCION_TRY(unmark());
   if (copied->rows.empty() || !copied->rows[0][0]) return std::uint64_t{0};
   return static_cast<std::uint64_t>(std::stoull(*copied->rows[0][0]));
 }
@@ -832,8 +835,14 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     std::string lower = watermark;
     std::uint64_t before = progress_.rows_copied;
     SCION_TRY(CopyChunk(*conn_, watermark, done));
-    // The chunk's commit (if it wrote rows) is a barrier for the keys applied so far.
-    if (progress_.rows_copied > before) SCION_TRY(ApplyAgain());
+    // The chunk's commit, if it wrote rows to the binlog, is a barrier for the keys applied so
+    // far; a chunk kept out of the binlog is followed by a marker when there are keys to read
+    // again.
+    bool barrier = progress_.rows_copied > before && options_.binlog_copy;
+    if (!options_.binlog_copy && !reapply_.empty()) {
+      SCION_ASSIGN_OR_RETURN(barrier, Marker());
+    }
+    if (barrier) SCION_TRY(ApplyAgain());
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
     // The chunk and the changes to it so far are in: compare it (the open-ended last one is
     // left to Verify()).
@@ -1252,18 +1261,24 @@ Status OnlineAlter::SettleBeforeLocking() {
   if (reverse_ || !conn_ || !follower_) return Ok();
   SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
   if (reapply_.size() < kSettleAtLeast) return Ok();
-  // A marker: one row copied again, a binlogged commit. MariaDB commits to InnoDB in binlog
-  // order, so once it returns every change the follower has delivered is visible, and the keys
-  // applied so far, read again now, are right. Only keys applied from here on are left for the
-  // locks. (Before this, every key applied since verification began was applied again under
-  // them: on a slow machine, 3,000 keys held the application's writes for 170 ms.)
-  SCION_ASSIGN_OR_RETURN(auto first, KeyAt(*conn_, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
-  if (!first) return Ok();
-  // The range up to the first key: that row (and any inserted below it since).
-  SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(*conn_, "", *first));
-  if (written == 0) return Ok();  // nothing binlogged: no marker
+  // Behind a marker the keys applied so far, read again, are right. Only keys applied from here
+  // on are left for the locks. (Before this, every key applied since verification began was
+  // applied again under them: on a slow machine, 3,000 keys held the application's writes for
+  // 170 ms.)
+  SCION_ASSIGN_OR_RETURN(bool marked, Marker());
+  if (!marked) return Ok();
   SCION_TRY(ApplyAgain());
   return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
+}
+
+// MariaDB commits to InnoDB in binlog order, so once a binlogged commit of ours returns, every
+// change the follower has delivered is visible.
+Result<bool> OnlineAlter::Marker() {
+  SCION_ASSIGN_OR_RETURN(auto first, KeyAt(*conn_, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
+  if (!first) return false;
+  // The range up to the first key: that row (and any inserted below it since).
+  SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(*conn_, "", *first));
+  return written > 0;
 }
 
 Status OnlineAlter::CutOver(const std::vector<OnlineAlter*>& alters) {

@@ -65,6 +65,13 @@ struct AlterOptions {
   // held the application's writes for 250-380 ms at times (after it: at most 80-100 ms), and
   // the time it saved on a faster machine (10%) is not worth a stall.
   double index_build_at = 1.0;
+  // Whether the copy's chunks are written to the binlog (with @@skip_replication = 1, so that
+  // the follower is not sent them). Not by default: written with sql_log_bin = 0 they save the
+  // row binlog's CPU and writes (about 220 MB for a 1M-row table) and the commit's two-phase
+  // sync (a 1M-row change 20% faster). Only the DDL, the catch-up and the cut-over are in the
+  // binlog then, so a replica or a point-in-time restore replaying it would find the new table
+  // without the copied rows: set this for an instance that has either (none has yet).
+  bool binlog_copy = false;
   // Persists progress (the platform's metadata); a failure to persist stops the copy.
   std::function<Status(const Checkpoint&)> on_checkpoint;
   // false: a failed or cancelled copy leaves the shadow for a later resume (or Abandon()).
@@ -194,6 +201,10 @@ class OnlineAlter {
   // commit, the keys in reapply_ once more, so that the locks are held only for the changes of
   // the last moments.
   Status SettleBeforeLocking();
+  // A binlogged commit of ours: one row copied again. Once it returns, every change the
+  // follower delivered before it is visible (see ApplyAgain). False when there was no row to
+  // copy, so nothing was binlogged.
+  Result<bool> Marker();
   Status Throttle();
   // Row count and CRC of the rows `where` selects, in the source (on `a`) and the shadow (on
   // `b`), both at once when `parallel`: true when they agree.

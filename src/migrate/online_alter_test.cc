@@ -338,13 +338,19 @@ TEST_F(OnlineAlterTest, StringTemporalAndCompositePrimaryKeys) {
   }
 }
 
-TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
+class OnlineAlterStormTest : public OnlineAlterTest, public ::testing::WithParamInterface<bool> {};
+
+// With the copy in the binlog, its chunks' commits order the catch-up behind the application's
+// commits; without, a marker does (see OnlineAlter::Marker).
+TEST_P(OnlineAlterStormTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   TableAndControl(60000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                         "extra INT DEFAULT NULL, KEY k (k), KEY v_k (v(10), k DESC))");
 
   Storm storm(*instance_, 70000, 100000);
-  OnlineAlter alter(Options(), plan);
+  auto options = Options();
+  options.binlog_copy = GetParam();
+  OnlineAlter alter(options, plan);
   auto copied = alter.Copy();
   auto verified = copied ? alter.Verify() : copied;
   auto cut = verified ? alter.CutOver() : verified;
@@ -364,18 +370,26 @@ TEST_F(OnlineAlterTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
 }
 
-TEST_F(OnlineAlterTest, TheCopyIsInTheBinlogForReplicasAndEndsWithNothingElseWriting) {
+INSTANTIATE_TEST_SUITE_P(CopyBinlogged, OnlineAlterStormTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "InTheBinlog" : "OutOfTheBinlog"; });
+
+class OnlineAlterBinlogTest : public OnlineAlterTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(OnlineAlterBinlogTest, TheCopyIsInTheBinlogWhenAskedAndEndsWithNothingElseWriting) {
   TableAndControl(3000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
   std::string from = Scalar("SELECT @@gtid_binlog_pos");
-  OnlineAlter alter(Options(), plan);
-  // Nothing else writes: the binlog ends with copy transactions the follower is never sent,
-  // and waiting for the follower to catch up must still end.
+  auto options = Options();
+  options.binlog_copy = GetParam();
+  OnlineAlter alter(options, plan);
+  // Nothing else writes: the binlog ends with copy transactions the follower is never sent (or
+  // with none), and waiting for the follower to catch up must still end.
   auto started = std::chrono::steady_clock::now();
   auto copied = alter.Copy();
   ASSERT_TRUE(copied.has_value()) << copied.error().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
-  // What a replica (or a point-in-time recovery) reads: every row the copy wrote.
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM " + alter.shadow_table()), "3000");
+  // What a replica (or a point-in-time recovery) reads: every row the copy wrote, or none.
   struct Counter : binlog::ChangeHandler {
     int rows = 0;
     bool OnRow(const binlog::RowChange& c) override {
@@ -390,8 +404,15 @@ TEST_F(OnlineAlterTest, TheCopyIsInTheBinlogForReplicasAndEndsWithNothingElseWri
                                .heartbeat = 300ms});
   auto st = stream.Run(counter);
   ASSERT_TRUE(st.has_value()) << st.error().ToString();
-  EXPECT_GE(counter.rows, 3000);
+  if (GetParam()) {
+    EXPECT_GE(counter.rows, 3000);
+  } else {
+    EXPECT_EQ(counter.rows, 0) << "nothing else wrote, so no marker either";
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(CopyBinlogged, OnlineAlterBinlogTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "InTheBinlog" : "OutOfTheBinlog"; });
 
 TEST_F(OnlineAlterTest, ChunksStayUnderTheByteCapOnATableJustFilled) {
   // Right after it is filled a table's statistics give no row length (AVG_ROW_LENGTH 0); the
