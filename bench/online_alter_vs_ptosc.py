@@ -6,7 +6,9 @@ table of --table-size rows (default 1,000,000) once into a `pristine` schema of 
 instance (directly over its socket with the platform's internal account). Then, for each tool
 (pt-osc first, then Scion), on a FRESH copy of that table:
 
-  1. mydb.sbtest1 and ctl.sbtest1 (the control) are copied from pristine.sbtest1;
+  1. mydb.sbtest1 and ctl.sbtest1 (the control) are copied from pristine.sbtest1, and the pages
+     that left dirty are written out (not with --no-flush: the tool would then share the disk
+     and the page cleaner with the setup's 2M rows);
   2. the instance's general log is switched on (a file in the instance folder);
   3. sysbench oltp_write_only runs at --rate tps THROUGH THE GATEWAY (plain TCP, a branch
      password of role admin, --mysql-ignore-errors=none), wrapped by a small Lua script that
@@ -111,6 +113,26 @@ class Instance:
                         f"FROM {table}")
 
 
+def flush_dirty_pages(inst, timeout=120.0):
+    """Writes out the pages the fresh copy left dirty, so that each tool starts from a clean buffer
+    pool rather than competing with the page cleaner for the copy made just before it. Returns
+    the seconds it took."""
+    started = time.monotonic()
+    saved = inst.sql("SELECT CONCAT(@@innodb_max_dirty_pages_pct, ' ', @@innodb_max_dirty_pages_pct_lwm)").split()
+    inst.sql("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0.001; SET GLOBAL innodb_max_dirty_pages_pct = 0")
+    try:
+        while time.monotonic() - started < timeout:
+            dirty = int(inst.sql("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                                 "WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'"))
+            if dirty < 64:
+                break
+            time.sleep(0.25)
+    finally:
+        inst.sql(f"SET GLOBAL innodb_max_dirty_pages_pct = {saved[0]}; "
+                 f"SET GLOBAL innodb_max_dirty_pages_pct_lwm = {saved[1]}")
+    return time.monotonic() - started
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -211,6 +233,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="run the tools this many rounds, one after the other")
     parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
+    parser.add_argument("--no-flush", dest="flush", action="store_false",
+                        help="start the workload right after the fresh copy, without writing out its dirty pages")
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
@@ -269,6 +293,8 @@ def main():
                      "INSERT INTO mydb.sbtest1 SELECT * FROM pristine.sbtest1; "
                      "CREATE TABLE ctl.sbtest1 LIKE pristine.sbtest1; "
                      "INSERT INTO ctl.sbtest1 SELECT * FROM pristine.sbtest1")
+            if args.flush:
+                print(f"   dirty pages written out in {flush_dirty_pages(inst):.1f} s", file=sys.stderr)
             if os.path.exists(general_log):
                 os.unlink(general_log)
             inst.sql(f"SET GLOBAL general_log_file = '{general_log}'; SET GLOBAL general_log = ON")
