@@ -35,6 +35,7 @@ Usage: bench/online_alter_vs_ptosc.py [--scion build/scion] [--bench build/bench
 """
 import argparse
 import json
+import statistics
 import os
 import re
 import shutil
@@ -405,7 +406,7 @@ def main():
             for tool, ts in times.items():
                 if tool != "ptosc":
                     print(f"{tool} / pt-osc time (median of {len(ts)}): "
-                          f"{percentile(ts, 50) / percentile(times['ptosc'], 50):.2f}")
+                          f"{statistics.median(ts) / statistics.median(times['ptosc']):.2f}")
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads, "ps_mode": args.ps_mode,
