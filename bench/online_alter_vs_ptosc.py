@@ -35,10 +35,10 @@ Usage: bench/online_alter_vs_ptosc.py [--scion build/scion] [--bench build/bench
 """
 import argparse
 import json
-import statistics
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
