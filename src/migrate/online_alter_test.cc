@@ -338,11 +338,12 @@ TEST_F(OnlineAlterTest, StringTemporalAndCompositePrimaryKeys) {
   }
 }
 
-class OnlineAlterStormTest : public OnlineAlterTest, public ::testing::WithParamInterface<bool> {};
+// Run with the copy in the binlog (true) and out of it (AlterOptions::binlog_copy).
+class OnlineAlterCopyBinlogTest : public OnlineAlterTest, public ::testing::WithParamInterface<bool> {};
 
 // With the copy in the binlog, its chunks' commits order the catch-up behind the application's
 // commits; without, a marker does (see OnlineAlter::Marker).
-TEST_P(OnlineAlterStormTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
+TEST_P(OnlineAlterCopyBinlogTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   TableAndControl(60000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), "
                         "extra INT DEFAULT NULL, KEY k (k), KEY v_k (v(10), k DESC))");
@@ -370,12 +371,7 @@ TEST_P(OnlineAlterStormTest, ConcurrentWritesDuringCopyAndCutOverAreNeverLost) {
   RecordProperty("max_write_latency_us", static_cast<int>(storm.max_latency_us.load()));
 }
 
-INSTANTIATE_TEST_SUITE_P(CopyBinlogged, OnlineAlterStormTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "InTheBinlog" : "OutOfTheBinlog"; });
-
-class OnlineAlterBinlogTest : public OnlineAlterTest, public ::testing::WithParamInterface<bool> {};
-
-TEST_P(OnlineAlterBinlogTest, TheCopyIsInTheBinlogWhenAskedAndEndsWithNothingElseWriting) {
+TEST_P(OnlineAlterCopyBinlogTest, TheCopyIsInTheBinlogWhenAskedAndEndsWithNothingElseWriting) {
   TableAndControl(3000);
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64))");
   std::string from = Scalar("SELECT @@gtid_binlog_pos");
@@ -411,12 +407,12 @@ TEST_P(OnlineAlterBinlogTest, TheCopyIsInTheBinlogWhenAskedAndEndsWithNothingEls
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CopyBinlogged, OnlineAlterBinlogTest, ::testing::Bool(),
+INSTANTIATE_TEST_SUITE_P(CopyBinlogged, OnlineAlterCopyBinlogTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "InTheBinlog" : "OutOfTheBinlog"; });
 
 TEST_F(OnlineAlterTest, ChunksStayUnderTheByteCapOnATableJustFilled) {
   // Right after it is filled a table's statistics give no row length (AVG_ROW_LENGTH 0); the
-  // cap on a chunk's bytes (its binlog, which other commits wait for) holds all the same.
+  // cap on a chunk's bytes (a binlogged chunk's commit holds other commits up) holds all the same.
   Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(2000))");
   Exec("INSERT INTO t SELECT seq, seq, REPEAT('x', 1000) FROM seq_1_to_5000");
   auto plan = Plan("t", "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(2000))");
