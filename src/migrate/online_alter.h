@@ -245,6 +245,7 @@ class OnlineAlter {
   std::vector<std::string> pk_types_;     // their types, for literals
   std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
   std::vector<std::string> crc_columns_;  // copied columns whose values read back the same
+  std::vector<bool> crc_nullable_;        // per crc_columns_: NULL on either side (ISNULL in the CRC)
   std::unique_ptr<mysql::AdminConnection> conn_;
   std::unique_ptr<mysql::AdminConnection> conn2_;  // the shadow's checksums, alongside the source's
   std::unique_ptr<Follower> follower_;

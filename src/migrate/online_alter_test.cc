@@ -497,6 +497,32 @@ TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
 }
 
+TEST_F(OnlineAlterTest, VerificationTellsANullFromTheValueOfTheNextColumn) {
+  // ('x', NULL) and (NULL, 'x') read the same to CONCAT_WS, which skips NULLs: the CRC of a
+  // nullable column must still tell them apart (a NOT NULL one goes without ISNULL).
+  Exec("CREATE TABLE n (id INT PRIMARY KEY, a VARCHAR(8), b VARCHAR(8), k INT NOT NULL DEFAULT 0)");
+  Exec("INSERT INTO n SELECT seq, 'x', NULL, seq FROM seq_1_to_20000");
+  auto plan = Plan("n", "CREATE TABLE n (id INT PRIMARY KEY, a VARCHAR(8), b VARCHAR(8), k BIGINT NOT NULL DEFAULT 0)");
+  auto options = Options();
+  options.max_chunk_rows = 4000;
+  options.verify_behind_copy = true;
+  std::atomic<int> spoiled{0};
+  options.on_behind_copy_range = [&](const std::string& lower, const std::string&) {
+    if (spoiled.load() || lower.empty()) return;
+    auto c = instance_->Connect("shop");
+    ASSERT_TRUE(c.has_value());
+    int id = std::stoi(lower) + 1;
+    ASSERT_TRUE((*c)->Execute(fmt::format("UPDATE n_scion_new SET a = NULL, b = 'x' WHERE id = {}", id)).has_value());
+    spoiled = id;
+  };
+  OnlineAlter alter(options, plan);
+  ASSERT_TRUE(alter.Copy().has_value());
+  ASSERT_GT(spoiled.load(), 0);
+  ASSERT_TRUE(alter.Verify().has_value());
+  ASSERT_TRUE(alter.CutOver().has_value());
+  EXPECT_EQ(Scalar(fmt::format("SELECT CONCAT(a, '/', ISNULL(b)) FROM n WHERE id = {}", spoiled.load())), "x/1");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM n WHERE a IS NULL OR b IS NOT NULL"), "0");
+}
 TEST_F(OnlineAlterTest, RowsThatKeepDifferingFailVerificationAndLeaveProductionAlone) {
   // A trigger on the shadow spoils one row every time it is copied: the repairs cannot fix it,
   // so verification fails with the reason after verify_repairs of them, behind the copy or not.
