@@ -822,6 +822,9 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   bool done = resume && resume->copy_done;
   if (resume) progress_.rows_copied = resume->rows_copied;
   auto started = Clock::now();
+  // Where the copying connection's time goes: the chunks, and the changes applied between them.
+  Clock::duration copying{}, applying{};
+  std::uint64_t chunks = 0;
   progress_.phase = "copy";
   if (!done && int_pk_ && options_.verify_behind_copy) {
     if (auto st = StartVerifyBehindCopy(watermark); !st) {
@@ -837,7 +840,11 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     std::string position = follower_->position();
     std::string lower = watermark;
     std::uint64_t before = progress_.rows_copied;
+    auto chunk_started = Clock::now();
     SCION_TRY(CopyChunk(*conn_, watermark, done));
+    auto chunk_done = Clock::now();
+    copying += chunk_done - chunk_started;
+    ++chunks;
     // The chunk's commit, if it wrote rows to the binlog, is a barrier for the keys applied so
     // far; a chunk kept out of the binlog is followed by a marker when there are keys to read
     // again.
@@ -847,6 +854,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     }
     if (barrier) SCION_TRY(ApplyAgain());
     SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    applying += Clock::now() - chunk_done;
     // The chunk and the changes to it so far are in: compare it (the open-ended last one is
     // left to Verify()).
     if (!done) QueueBehindCopy(lower, watermark, progress_.rows_copied - before);
@@ -866,6 +874,11 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     }
     if (on_progress) on_progress(progress_);
   }
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  spdlog::info("msg=\"rows copied\" table={} rows={} chunks={} seconds={:.2f} in_chunks={:.2f} applying={:.2f} "
+               "changes_applied={}",
+               plan_.table, progress_.rows_copied, chunks, seconds(Clock::now() - started), seconds(copying),
+               seconds(applying), progress_.changes_applied);
   if (!deferred_.empty()) {
     progress_.phase = "build-indexes";
     if (on_progress) on_progress(progress_);
