@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -249,7 +250,7 @@ def main():
     os.environ["SCION_BIN"] = scion
     import scion_harness
     scion_harness.SCION = scion
-    from gateway_sysbench import start_server
+    from gateway_sysbench import cpu_seconds, start_server
 
     lua = os.path.join(root, "oltp_write_only_timed.lua")
     with open(lua, "w") as f:
@@ -265,6 +266,8 @@ def main():
         inst = Instance(sock, server.internal_password())
         print(f"instance: {inst.sql('SELECT VERSION()')}; binlog_format {inst.sql('SELECT @@binlog_format')}",
               file=sys.stderr)
+        with open(inst.sql("SELECT @@pid_file")) as f:
+            mariadbd_pid = int(f.read().split()[0])
 
         t = time.monotonic()
         inst.sql("CREATE DATABASE pristine")
@@ -328,11 +331,21 @@ def main():
                         flag, _, value = option.partition("=")
                         cmd += [f"--{flag}", value]
                 print(f"   running {tool} under the workload", file=sys.stderr)
+                # CPU-seconds during the tool: the tool itself (and its children), the instance
+                # (both tools' work and the workload's), the gateway (scion server), sysbench.
+                cpu_before = {"tool": resource.getrusage(resource.RUSAGE_CHILDREN),
+                              "mariadbd": cpu_seconds(mariadbd_pid), "gateway": cpu_seconds(server.pid),
+                              "sysbench": cpu_seconds(sb.pid)}
                 tool_start = time.time()
                 m0 = time.monotonic()
                 r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
                 tool_s = time.monotonic() - m0
                 tool_end = time.time()
+                used = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = {"tool": round(used.ru_utime + used.ru_stime - cpu_before["tool"].ru_utime -
+                                     cpu_before["tool"].ru_stime, 2)}
+                for name, pid in (("mariadbd", mariadbd_pid), ("gateway", server.pid), ("sysbench", sb.pid)):
+                    cpu[name] = round(cpu_seconds(pid) - cpu_before[name], 2)
                 with open(os.path.join(run_dir, "tool.out"), "w") as f:
                     f.write(r.stdout + "\n--- stderr\n" + r.stderr)
                 print(f"   {tool}: exit {r.returncode} after {tool_s:.1f} s", file=sys.stderr)
@@ -349,6 +362,7 @@ def main():
 
             events, stopped = read_latencies(run_dir)
             res = {"tool": tool, "round": round_no, "exit_code": r.returncode, "seconds": round(tool_s, 1),
+                   "cpu_seconds": cpu,
                    "sysbench_alive_at_stop": sb_alive, "threads_stopped_cleanly": stopped,
                    "window": summarize(events, tool_start, tool_end),
                    "whole_run": summarize(events, 0, float("inf"))}
@@ -392,12 +406,14 @@ def main():
             print(json.dumps(res, indent=1), file=sys.stderr)
 
         print()
-        print(f"{'tool':<11} {'time s':>7} | {'tx':>6} {'err':>4} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} | checksums")
+        print(f"{'tool':<11} {'time s':>7} | {'tx':>6} {'err':>4} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} | "
+              f"{'cpu-s: tool':>11} {'mariadbd':>8} | checksums")
         for res in results:
             w = res["window"]
             fmt = lambda v: f"{v:.1f}" if v is not None else "-"
             print(f"{res['tool']:<11} {res['seconds']:>7.1f} | {w['transactions']:>6} {w['errors']:>4} "
                   f"{fmt(w['p95_ms']):>7} {fmt(w['p99_ms']):>7} {fmt(w['max_ms']):>8} | "
+                  f"{res['cpu_seconds']['tool']:>11.1f} {res['cpu_seconds']['mariadbd']:>8.1f} | "
                   f"{'equal' if res['checksums_equal'] else 'DIFFERENT'} (exit {res['exit_code']})")
         times = {}
         for res in results:
@@ -407,6 +423,9 @@ def main():
                 if tool != "ptosc":
                     print(f"{tool} / pt-osc time (median of {len(ts)}): "
                           f"{statistics.median(ts) / statistics.median(times['ptosc']):.2f}")
+                    # Each round's pair, run one right after the other.
+                    pairs = [t / p for t, p in zip(ts, times["ptosc"])]
+                    print(f"{tool} / pt-osc per round: {', '.join(f'{x:.2f}' for x in pairs)}")
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads, "ps_mode": args.ps_mode,
