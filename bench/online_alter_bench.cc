@@ -36,7 +36,7 @@ int Fail(std::string_view what, const scion::Error& e) {
 void Usage() {
   std::fprintf(stderr,
                "usage: online_alter_bench --socket S --user U --password P --schema DB --table T "
-               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto] [--index-build-at 1.0] [--max-chunk-kb N] [--binlog-copy 0|1]\n");
+               "--target-sql \"CREATE TABLE T (...)\" [--chunk-ms 500] [--verbose] [--verify behind|after|auto] [--index-build-at 0.5] [--max-chunk-kb N] [--binlog-copy 0|1]\n");
 }
 
 }  // namespace

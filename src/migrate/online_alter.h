@@ -244,8 +244,8 @@ class OnlineAlter {
   std::vector<std::string> pk_;           // primary key columns of the source
   std::vector<std::string> pk_types_;     // their types, for literals
   std::vector<std::string> copy_columns_; // columns copied (in both, not generated)
-  std::vector<std::string> crc_columns_;  // copied columns whose values read back the same
-  std::vector<bool> crc_nullable_;        // per crc_columns_: NULL on either side (ISNULL in the CRC)
+  // The checksum of a row over the copied columns whose values read back the same ("0": none).
+  std::string crc_ = "0";
   std::unique_ptr<mysql::AdminConnection> conn_;
   std::unique_ptr<mysql::AdminConnection> conn2_;  // the shadow's checksums, alongside the source's
   std::unique_ptr<Follower> follower_;

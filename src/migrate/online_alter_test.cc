@@ -523,6 +523,7 @@ TEST_F(OnlineAlterTest, VerificationTellsANullFromTheValueOfTheNextColumn) {
   EXPECT_EQ(Scalar(fmt::format("SELECT CONCAT(a, '/', ISNULL(b)) FROM n WHERE id = {}", spoiled.load())), "x/1");
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM n WHERE a IS NULL OR b IS NOT NULL"), "0");
 }
+
 TEST_F(OnlineAlterTest, RowsThatKeepDifferingFailVerificationAndLeaveProductionAlone) {
   // A trigger on the shadow spoils one row every time it is copied: the repairs cannot fix it,
   // so verification fails with the reason after verify_repairs of them, behind the copy or not.
