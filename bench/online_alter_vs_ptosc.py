@@ -231,7 +231,8 @@ def main():
     parser.add_argument("--tools", default="ptosc,scion",
                         help="in order; scion-behind and scion-after force where Scion verifies (behind the copy, "
                              "or after it); +OPTION=VALUE passes --OPTION VALUE to online_alter_bench "
-                             "(e.g. scion+max-chunk-kb=16384); scion is the engine's default for this machine")
+                             "(e.g. scion+max-chunk-kb=16384), and +bin=PATH runs another build of it; scion is the "
+                             "engine's default for this machine")
     parser.add_argument("--repeat", type=int, default=1, help="run the tools this many rounds, one after the other")
     parser.add_argument("--ps-mode", default="auto", choices=["auto", "disable"],
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
@@ -247,6 +248,14 @@ def main():
     shutil.copy2(os.path.abspath(args.scion), scion)
     bench = os.path.join(root, "online_alter_bench")
     shutil.copy2(os.path.abspath(args.bench), bench)
+    copies = {}
+
+    def private_copy(path):
+        if path not in copies:
+            copies[path] = os.path.join(root, f"online_alter_bench.{len(copies) + 1}")
+            shutil.copy2(os.path.abspath(path), copies[path])
+        return copies[path]
+
     os.environ["SCION_BIN"] = scion
     import scion_harness
     scion_harness.SCION = scion
@@ -288,7 +297,7 @@ def main():
         general_log = os.path.join(os.path.dirname(sock), "bench-general.log")
 
         for round_no, tool in [(n, t) for n in range(1, args.repeat + 1) for t in args.tools.split(",")]:
-            run_dir = os.path.join(root, f"run-{len(results) + 1}-{tool}-{round_no}")
+            run_dir = os.path.join(root, f"run-{len(results) + 1}-{re.sub(r'[^A-Za-z0-9.=+-]', '_', tool)}-{round_no}")
             os.makedirs(run_dir)
             print(f"== {tool}: fresh copy", file=sys.stderr)
             inst.sql("DROP DATABASE IF EXISTS ctl; CREATE DATABASE ctl; "
@@ -329,7 +338,10 @@ def main():
                         cmd += ["--verify", name.split("-")[1]]
                     for option in extra:  # scion+max-chunk-kb=16384: engine options of online_alter_bench
                         flag, _, value = option.partition("=")
-                        cmd += [f"--{flag}", value]
+                        if flag == "bin":  # scion+bin=PATH: another build of online_alter_bench
+                            cmd[0] = private_copy(value)
+                        else:
+                            cmd += [f"--{flag}", value]
                 print(f"   running {tool} under the workload", file=sys.stderr)
                 # CPU-seconds during the tool: the tool itself (and its children), the instance
                 # (both tools' work and the workload's), the gateway (scion server), sysbench.
