@@ -4,6 +4,7 @@
 #include <cassert>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -25,8 +26,6 @@ using mysql::QuoteString;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kApplyBatch = 500;  // keys per catch-up transaction
-// Fewer keys to apply again than this are left for the cut-over's locks (see SettleBeforeLocking).
-constexpr std::size_t kSettleAtLeast = 50;
 // Rows per range compared behind the copy: small, so that a write in flight spoils little.
 constexpr std::uint64_t kBehindRangeRows = 2000;
 // Keys changed after their range was compared behind the copy that Verify() compares by key;
@@ -520,6 +519,7 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
                            .skip_marked = true};
   follower_ = std::make_unique<Follower>(std::move(so), pk_, kinds, charsets);
   follower_->Start(start);
+  settled_at_ = unsettled_at_ = applied_at_ = start;
   SCION_ASSIGN_OR_RETURN(auto est, conn_->Query(fmt::format(
                                        "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES WHERE "
                                        "TABLE_SCHEMA = {} AND TABLE_NAME = {}",
@@ -572,11 +572,10 @@ std::string OnlineAlter::RangeWhere(const std::string& lower, const std::string&
 }
 
 // A consistent read of the source may miss a change committed while it runs, but that change's
-// binlog event is applied afterwards: chunks and catch-up batches run one after the other on
-// one connection, and every key the follower delivers is re-read from the source after the
-// chunk that might have missed it has committed. So the target converges without locking the
-// source (locks there would deadlock with application transactions, which InnoDB would then
-// choose as victims).
+// binlog event is applied afterwards: chunks and catch-up steps run one after the other on one
+// connection, and every key the follower delivers is read from the source again once its change
+// is visible (see ApplyStep). So the target converges without locking the source (locks there
+// would deadlock with application transactions, which InnoDB would then choose as victims).
 std::string OnlineAlter::CopyStatement(const std::string& where) const {
   return fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}", QuoteIdentifier(target()),
                      JoinQuoted(copy_columns_), JoinQuoted(copy_columns_), QuoteIdentifier(plan_.table), where);
@@ -637,15 +636,15 @@ Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const
   // Re-copying a range replaces whatever the catch-up put there with the rows as they are now.
   auto st = conn.Execute("BEGIN");
   if (st) st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(shadow_), where));
-  if (st) st = conn.Execute(CopyStatement(where));
-  Result<mysql::QueryResult> copied = st ? conn.Query("SELECT ROW_COUNT()") : std::unexpected(st.error());
-  if (copied) st = conn.Execute("COMMIT");
-  if (!copied || !st) {
+  Status inserted = st ? conn.Execute(CopyStatement(where)) : st;
+  std::uint64_t copied = conn.affected_rows();
+  if (inserted) st = conn.Execute("COMMIT");
+  if (!inserted || !st) {
     (void)conn.Execute("ROLLBACK");
     if (unsent) (void)unmark();
-    if (!copied) {
+    if (!inserted) {
       return MakeError(ErrorCode::kFailedPrecondition,
-                       fmt::format("copying {} failed: {}", plan_.table, copied.error().message),
+                       fmt::format("copying {} failed: {}", plan_.table, inserted.error().message),
                        "the rows do not fit the new definition; fix the data or the change");
     }
     return std::unexpected(st.error());
@@ -655,8 +654,7 @@ Result<std::uint64_t> OnlineAlter::CopyRange(mysql::AdminConnection& conn, const
     if (!gtid.rows.empty() && gtid.rows[0][0] && follower_) follower_->NoteSkipped(*gtid.rows[0][0]);
   }
   if (unsent) SCION_TRY(unmark());
-  if (copied->rows.empty() || !copied->rows[0][0]) return std::uint64_t{0};
-  return static_cast<std::uint64_t>(std::stoull(*copied->rows[0][0]));
+  return copied;
 }
 
 std::vector<std::string> OnlineAlter::PkCharsets() const {
@@ -724,14 +722,17 @@ Status OnlineAlter::CopyChunk(mysql::AdminConnection& conn, std::string& waterma
 }
 
 Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
+  if (mode == ApplyMode::kOwnTransaction && !reverse_) return ApplyStep(conn);
+  if (mode == ApplyMode::kUnderLockTables) {
+    // Under the locks every transaction on the table has finished: every key waiting, of
+    // either kind, reads right now.
+    for (auto* set : {&settled_, &unsettled_, &reapply_}) {
+      follower_->Restore({set->begin(), set->end()});
+      set->clear();
+    }
+  }
   for (;;) {
     auto keys = follower_->Drain(kApplyBatch);
-    if (mode == ApplyMode::kUnderLockTables) {
-      // Also every key in reapply_, once more (see ApplyAgain): under the locks every
-      // transaction on the table has finished.
-      keys.insert(keys.end(), reapply_.begin(), reapply_.end());
-      reapply_.clear();
-    }
     if (keys.empty()) return Ok();
     SCION_TRY(ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) -> Status {
       SCION_TRY(ApplyKeys(conn, batch, mode));
@@ -742,7 +743,8 @@ Status OnlineAlter::ApplyPending(mysql::AdminConnection& conn, ApplyMode mode) {
   }
 }
 
-Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode) {
+Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode,
+                              bool* wrote) {
   std::string list;
   for (const auto& k : keys) list += (list.empty() ? "" : ", ") + (pk_.size() == 1 ? k : "(" + k + ")");
   std::string key = pk_.size() == 1 ? QuoteIdentifier(pk_[0]) : "(" + JoinQuoted(pk_) + ")";
@@ -758,14 +760,18 @@ Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<st
     std::string on;
     for (const auto& p : pk_) on += (on.empty() ? "" : " AND ") + fmt::format("{1}.{0} = {2}.{0}", QuoteIdentifier(p), n, o);
     st = conn.Execute(fmt::format("DELETE FROM {} WHERE {} AND NOT EXISTS (SELECT 1 FROM {} WHERE {})", o, where, n, on));
+    std::uint64_t changed = conn.affected_rows();
     std::string updates;
     for (const auto& c : copy_columns_) {
       updates += (updates.empty() ? "" : ", ") + fmt::format("{0} = VALUES({0})", QuoteIdentifier(c));
     }
     if (st) st = conn.Execute(CopyStatement(where) + " ON DUPLICATE KEY UPDATE " + updates);
+    if (wrote) *wrote = changed + conn.affected_rows() > 0;
   } else if (st) {
     st = conn.Execute(fmt::format("DELETE FROM {} WHERE {}", QuoteIdentifier(target()), where));
+    std::uint64_t changed = conn.affected_rows();
     if (st) st = conn.Execute(CopyStatement(where));
+    if (wrote) *wrote = changed + conn.affected_rows() > 0;
   }
   if (st && transaction) st = conn.Execute("COMMIT");
   if (!st) {
@@ -784,19 +790,62 @@ Status OnlineAlter::ApplyKeys(mysql::AdminConnection& conn, const std::vector<st
 // MariaDB sends a transaction's events as soon as they are in the binlog, a moment before the
 // transaction commits in InnoDB: a key applied then can read the row as it was before the
 // change, and its event is not delivered again (seen under sysbench on a loaded machine: one
-// `k = k + 1` lost). Every key applied goes to reapply_. Once a transaction of ours written to
-// the binlog later has committed (a copy chunk, the marker of SettleBeforeLocking), every change
-// delivered before it is visible, since MariaDB commits to InnoDB in binlog order: the keys read
-// again now are right. Call this only right after such a commit.
-Status OnlineAlter::ApplyAgain() {
-  std::vector<std::string> keys(reapply_.begin(), reapply_.end());
-  reapply_.clear();
-  std::uint64_t applied = progress_.changes_applied;  // counted once
-  auto st = ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) {
-    return ApplyKeys(*conn_, batch, ApplyMode::kOwnTransaction);
-  });
-  progress_.changes_applied = applied;
-  return st;
+// `k = k + 1` lost). But MariaDB commits to InnoDB in binlog order: once a transaction of ours
+// written to the binlog after a key was taken has committed, that key's change is visible. So
+// a step applies only keys taken before an earlier step's commit (settled_), and its own commit
+// is the barrier for the keys it takes (a marker commit when it wrote nothing). Each key is read
+// once, one step after it arrives; each step is one commit. (Before, every key was applied at
+// once and again behind a marker: three commits a step and two reads a key, 0.4 s of a 1M-row
+// copy's critical path under sysbench's writes.)
+Status OnlineAlter::ApplyStep(mysql::AdminConnection& conn, StepMode mode) {
+  // kEverything goes on until nothing new arrives: the keys taken in one round are read again in
+  // the next, behind its barrier, and a comparison that follows sees the freshest rows it can.
+  for (int round = 0; round < (mode == StepMode::kEverything ? 20 : 1); ++round) {
+    // Taken before this step's commits are written to the binlog.
+    std::size_t taken = 0;
+    if (mode != StepMode::kSettled) {
+      unsettled_at_ = follower_->position();
+      for (auto& key : follower_->Drain(std::numeric_limits<std::size_t>::max())) {
+        unsettled_.insert(std::move(key));
+        ++taken;
+      }
+    }
+    std::vector<std::string> keys(settled_.begin(), settled_.end());
+    if (mode == StepMode::kEverything) keys.insert(keys.end(), unsettled_.begin(), unsettled_.end());
+    std::string at = settled_at_;
+    settled_.clear();
+    bool barrier = false;
+    auto st = ForEachBatch(keys, kApplyBatch, [&](const std::vector<std::string>& batch) -> Status {
+      bool wrote = false;
+      SCION_TRY(ApplyKeys(conn, batch, ApplyMode::kOwnTransaction, &wrote));
+      barrier = barrier || wrote;
+      NoteApplied(batch);
+      return Ok();
+    });
+    if (!st) {
+      follower_->Restore(keys);  // applied or not, they are read again later
+      return st;
+    }
+    applied_at_ = at;
+    if (!barrier && !unsettled_.empty()) {
+      SCION_ASSIGN_OR_RETURN(barrier, Marker(conn));
+    }
+    if (barrier) {
+      // kEverything read these too, maybe a moment early: read again by the next step.
+      settled_.merge(unsettled_);
+      unsettled_.clear();
+      settled_at_ = unsettled_at_;
+    }
+    if (settled_.empty() && unsettled_.empty()) applied_at_ = unsettled_at_;
+    if (taken == 0 && settled_.empty()) break;
+  }
+  return Ok();
+}
+
+Status OnlineAlter::ApplyDelivered(mysql::AdminConnection& conn) {
+  if (reverse_) return ApplyPending(conn, ApplyMode::kOwnTransaction);
+  SCION_TRY(ApplyStep(conn));                     // takes what was delivered; its commit is their barrier
+  return ApplyStep(conn, StepMode::kSettled);  // applies them (what arrived meanwhile waits)
 }
 
 Status OnlineAlter::Throttle() {
@@ -840,8 +889,6 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     if (cancelled_) return MakeError(ErrorCode::kConflict, "cancelled");
     SCION_TRY(follower_->status());
     SCION_TRY(Throttle());
-    // Every change the follower has delivered up to `position` is applied below.
-    std::string position = follower_->position();
     std::string lower = watermark;
     std::uint64_t before = progress_.rows_copied;
     auto chunk_started = Clock::now();
@@ -849,15 +896,13 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     auto chunk_done = Clock::now();
     copying += chunk_done - chunk_started;
     ++chunks;
-    // The chunk's commit, if it wrote rows to the binlog, is a barrier for the keys applied so
-    // far; a chunk kept out of the binlog is followed by a marker when there are keys to read
-    // again.
-    bool barrier = progress_.rows_copied > before && options_.binlog_copy;
-    if (!options_.binlog_copy && !reapply_.empty()) {
-      SCION_ASSIGN_OR_RETURN(barrier, Marker());
+    // A binlogged chunk's commit is a barrier for the keys taken before it.
+    if (progress_.rows_copied > before && options_.binlog_copy) {
+      settled_.merge(unsettled_);
+      unsettled_.clear();
+      settled_at_ = unsettled_at_;
     }
-    if (barrier) SCION_TRY(ApplyAgain());
-    SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+    SCION_TRY(ApplyStep(*conn_));
     applying += Clock::now() - chunk_done;
     // The chunk and the changes to it so far are in: compare it (the open-ended last one is
     // left to Verify()).
@@ -865,7 +910,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
     if (!done && EarlyIndexBuildDue()) SCION_TRY(StartDeferredIndexes(/*early=*/true));
     if (options_.on_checkpoint) {
       SCION_TRY(options_.on_checkpoint({.watermark = watermark,
-                                        .position = position,
+                                        .position = applied_at_,
                                         .rows_copied = progress_.rows_copied,
                                         .copy_done = done}));
     }
@@ -891,7 +936,7 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
   progress_.phase = "catch-up";
   SCION_ASSIGN_OR_RETURN(std::string now, CurrentPosition(*conn_));
   SCION_TRY(WaitCaughtUp(now, std::chrono::seconds(60)));
-  SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+  SCION_TRY(ApplyDelivered(*conn_));
   if (on_progress) on_progress(progress_);
   return Ok();
 }
@@ -1135,7 +1180,9 @@ Status OnlineAlter::VerifyWhere(const std::string& where, const std::function<St
         SCION_ASSIGN_OR_RETURN(std::string position, CurrentPosition(*conn_));
         SCION_TRY(WaitCaughtUp(position, std::chrono::seconds(30)));
       }
-      SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
+      // Everything delivered, the keys just taken too (and again later, behind a barrier): with
+      // writes going on, rows compared must be as fresh as can be or they never agree.
+      SCION_TRY(reverse_ ? ApplyPending(*conn_, ApplyMode::kOwnTransaction) : ApplyStep(*conn_, StepMode::kEverything));
       SCION_ASSIGN_OR_RETURN(same, CheckWhere(*conn_, *conn2_, where));
     }
     if (same) return Ok();
@@ -1271,25 +1318,17 @@ Status OnlineAlter::SettleBeforeLocking() {
   // A revert keeps its behaviour: everything its sync applied is applied again under the locks
   // (its apply is an upsert that keeps the dropped columns, which a marker copy would not).
   if (reverse_ || !conn_ || !follower_) return Ok();
-  SCION_TRY(ApplyPending(*conn_, ApplyMode::kOwnTransaction));
-  if (reapply_.size() < kSettleAtLeast) return Ok();
-  // Behind a marker the keys applied so far, read again, are right. Only keys applied from here
-  // on are left for the locks. (Before this, every key applied since verification began was
-  // applied again under them: on a slow machine, 3,000 keys held the application's writes for
-  // 170 ms.)
-  SCION_ASSIGN_OR_RETURN(bool marked, Marker());
-  if (!marked) return Ok();
-  SCION_TRY(ApplyAgain());
-  return ApplyPending(*conn_, ApplyMode::kOwnTransaction);
+  // Only keys delivered from here on are left for the locks. (Before, every key applied since
+  // verification began was applied again under them: on a slow machine, 3,000 keys held the
+  // application's writes for 170 ms.)
+  return ApplyDelivered(*conn_);
 }
 
-// MariaDB commits to InnoDB in binlog order, so once a binlogged commit of ours returns, every
-// change the follower has delivered is visible.
-Result<bool> OnlineAlter::Marker() {
-  SCION_ASSIGN_OR_RETURN(auto first, KeyAt(*conn_, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
+Result<bool> OnlineAlter::Marker(mysql::AdminConnection& conn) {
+  SCION_ASSIGN_OR_RETURN(auto first, KeyAt(conn, plan_.table, pk_, pk_types_, PkCharsets(), "1", 0));
   if (!first) return false;
   // The range up to the first key: that row (and any inserted below it since).
-  SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(*conn_, "", *first));
+  SCION_ASSIGN_OR_RETURN(std::uint64_t written, CopyRange(conn, "", *first));
   return written > 0;
 }
 

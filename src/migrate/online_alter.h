@@ -197,18 +197,34 @@ class OnlineAlter {
     kOwnTransaction,   // BEGIN ... COMMIT around each batch
     kUnderLockTables,  // the cut-over: no transaction (BEGIN would release the table locks)
   };
+  // Forward: one catch-up step (ApplyStep). Under the cut-over's locks, or in a revert window:
+  // every key delivered or waiting, applied now.
   Status ApplyPending(mysql::AdminConnection& conn, ApplyMode mode);
-  Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode);
-  Status ApplyAgain();
+  // `wrote`: set when the statements changed rows (so the commit was binlogged).
+  Status ApplyKeys(mysql::AdminConnection& conn, const std::vector<std::string>& keys, ApplyMode mode,
+                   bool* wrote = nullptr);
+  // One step of the forward catch-up, in one transaction per kApplyBatch keys: applies the
+  // keys in settled_, and takes every key the follower has delivered into unsettled_. The
+  // step's commit (or, when it wrote nothing, a marker's) is their barrier: they move to
+  // settled_, to be applied by the next step. Each key is read once, after its change is
+  // visible (see the comment at ApplyStep).
+  enum class StepMode {
+    kTake,        // as above
+    kSettled,     // applies settled_ only; what was delivered stays with the follower
+    kEverything,  // also applies the keys just taken (for a comparison that follows), and again
+                  // in the next step
+  };
+  Status ApplyStep(mysql::AdminConnection& conn, StepMode mode = StepMode::kTake);
+  // Steps until every key delivered before the call has been applied.
+  Status ApplyDelivered(mysql::AdminConnection& conn);
   static Status CutOverAttempt(std::vector<OnlineAlter*>& alters, int attempt);
-  // Before a cut-over attempt locks: applies what is pending and, behind a binlogged marker
-  // commit, the keys in reapply_ once more, so that the locks are held only for the changes of
-  // the last moments.
+  // Before a cut-over attempt locks: applies what was delivered, so that the locks are held
+  // only for the changes of the last moments.
   Status SettleBeforeLocking();
   // A binlogged commit of ours: one row copied again. Once it returns, every change the
-  // follower delivered before it is visible (see ApplyAgain). False when there was no row to
+  // follower delivered before it is visible (see ApplyStep). False when there was no row to
   // copy, so nothing was binlogged.
-  Result<bool> Marker();
+  Result<bool> Marker(mysql::AdminConnection& conn);
   Status Throttle();
   // Row count and CRC of the rows `where` selects, in the source (on `a`) and the shadow (on
   // `b`), both at once when `parallel`: true when they agree.
@@ -278,8 +294,16 @@ class OnlineAlter {
   bool index_retried_ = false;       // an early build failed and ran again after the copy
   std::uint64_t online_log_max_ = 128 << 20;  // @@innodb_online_alter_log_max_size
   std::unique_ptr<BehindCopy> behind_;
-  // Keys applied that may have been read a moment before their change was visible (see
-  // ApplyAgain): applied once more after a binlogged commit of ours, or under the cut-over's locks.
+  // The forward catch-up's keys (see ApplyStep). settled_: taken from the follower before a
+  // binlogged commit of ours that has since committed, so reading their rows now sees their
+  // changes. unsettled_: taken since. Each is paired with the follower's position read just
+  // before the keys were last taken into it; applied_at_: every change delivered before it is
+  // applied behind a barrier (a checkpoint's position).
+  std::set<std::string> settled_, unsettled_;
+  std::string settled_at_, unsettled_at_, applied_at_;
+  // A revert window's keys: its apply (an upsert that keeps the columns the new table
+  // dropped) runs as soon as keys arrive, and may read a row a moment before its change is
+  // visible, so every key applied is applied once more under the revert's locks.
   std::set<std::string> reapply_;
   std::atomic<bool> cancelled_{false};
   bool shadow_created_ = false;

@@ -46,9 +46,14 @@ Result<T> AdminConnection::Fail(std::string_view sql) {
 
 Status AdminConnection::Execute(std::string_view sql) {
   last_errno_ = 0;
+  affected_rows_ = 0;
   if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) return Fail<void>(sql);
   MYSQL_RES* res = mysql_store_result(handle_);
-  if (res != nullptr) mysql_free_result(res);
+  if (res != nullptr) {
+    mysql_free_result(res);
+  } else if (auto n = mysql_affected_rows(handle_); n != static_cast<my_ulonglong>(-1)) {
+    affected_rows_ = n;
+  }
   return Ok();
 }
 

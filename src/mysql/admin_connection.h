@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,9 @@ class AdminConnection {
 
   // The MariaDB error number of the last failed call, 0 if none.
   unsigned server_errno() const { return last_errno_; }
+  // Rows the last successful Execute() changed (inserted, deleted, updated), as ROW_COUNT() would
+  // say, without another round trip.
+  std::uint64_t affected_rows() const { return affected_rows_; }
 
  private:
   explicit AdminConnection(st_mysql* handle) : handle_(handle) {}
@@ -63,6 +67,7 @@ class AdminConnection {
 
   st_mysql* handle_;
   unsigned last_errno_ = 0;
+  std::uint64_t affected_rows_ = 0;
 };
 
 }  // namespace scion::mysql
