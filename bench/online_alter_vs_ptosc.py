@@ -135,6 +135,13 @@ def flush_dirty_pages(inst, timeout=120.0):
     return time.monotonic() - started
 
 
+def parse_size(text):
+    m = re.fullmatch(r"(\d+)([KMG]?)", text.strip().upper())
+    if not m:
+        raise SystemExit(f"--buffer-pool: expected a size like 512M or 1G, got {text!r}")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -238,6 +245,8 @@ def main():
                         help="sysbench --db-ps-mode: auto uses server-side prepared statements")
     parser.add_argument("--no-flush", dest="flush", action="store_false",
                         help="start the workload right after the fresh copy, without writing out its dirty pages")
+    parser.add_argument("--buffer-pool", help="set the instance's innodb_buffer_pool_size (e.g. 1G) before loading; "
+                        "default: what scion server gives a production branch")
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
@@ -277,6 +286,16 @@ def main():
               file=sys.stderr)
         with open(inst.sql("SELECT @@pid_file")) as f:
             mariadbd_pid = int(f.read().split()[0])
+
+        if args.buffer_pool and int(inst.sql("SELECT @@innodb_buffer_pool_size")) != parse_size(args.buffer_pool):
+            inst.sql(f"SET GLOBAL innodb_buffer_pool_size = {parse_size(args.buffer_pool)}")
+            # Synchronous in newer 10.11 releases; older ones resize in the background.
+            deadline = time.monotonic() + 120
+            while int(inst.sql("SELECT @@innodb_buffer_pool_size")) < parse_size(args.buffer_pool) and \
+                    "Completed" not in inst.sql("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'") and \
+                    time.monotonic() < deadline:
+                time.sleep(0.2)
+        print(f"buffer pool: {int(inst.sql('SELECT @@innodb_buffer_pool_size')) >> 20} MiB", file=sys.stderr)
 
         t = time.monotonic()
         inst.sql("CREATE DATABASE pristine")
@@ -441,7 +460,7 @@ def main():
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump({"table_size": args.table_size, "rate": args.rate, "threads": args.threads, "ps_mode": args.ps_mode,
-                           "alter": ALTER, "nproc": os.cpu_count(),
+                           "alter": ALTER, "nproc": os.cpu_count(), "buffer_pool": args.buffer_pool,
                            "when": time.strftime("%Y-%m-%d %H:%M:%S"), "results": results}, f, indent=2)
     finally:
         if server is not None:
