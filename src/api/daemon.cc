@@ -66,6 +66,7 @@ int RunDaemon(const DaemonOptions& options) {
   co.data_dir = options.data_dir;
   co.mariadbd = options.mariadbd;
   co.install_db = options.install_db;
+  co.sizing = options.sizing;
   auto control = control::ControlPlane::Open(co);
   if (!control) {
     spdlog::error("msg=\"cannot start\" error={}", log::Quote(control.error().ToString()));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fleet/fleet.h"
 #include "gateway/gateway.h"
 
 namespace scion::api {
@@ -16,6 +17,7 @@ struct DaemonOptions {
   std::string http_addr = kDefaultHttpAddr;
   std::string mariadbd = "mariadbd";
   std::string install_db = "mariadb-install-db";
+  fleet::InstanceSizing sizing;
   // The MySQL gateway. `listen` defaults to kDefaultMysqlAddr; TLS material is generated in
   // <data-dir>/gateway-tls unless tls_cert/tls_key are given.
   gateway::GatewayOptions gateway{.listen = kDefaultMysqlAddr};

@@ -148,6 +148,15 @@ void AddServer(CLI::App& app, std::function<int()>& action) {
   s->add_option("--log-level", *level, "trace, debug, info, warn, error or off")->capture_default_str();
   s->add_option("--mariadbd", opts->mariadbd, "The mariadbd program to run")->capture_default_str();
   s->add_option("--mariadb-install-db", opts->install_db, "The mariadb-install-db program")->capture_default_str();
+  s->add_option("--production-buffer-pool", opts->sizing.production_buffer_pool,
+                "InnoDB buffer pool of each production branch's MariaDB, e.g. 512M or 4G (a ceiling: pages are "
+                "taken as data is read; applied to running instances too)")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1G");
+  s->add_option("--development-buffer-pool", opts->sizing.development_buffer_pool,
+                "InnoDB buffer pool of each development branch's MariaDB")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("32M");
   auto& gw = opts->gateway;
   auto idle_timeout = std::make_shared<int>(static_cast<int>(gw.idle_timeout.count()));
   auto connect_timeout = std::make_shared<int>(static_cast<int>(gw.connect_timeout.count() / 1000));
@@ -185,6 +194,14 @@ void AddServer(CLI::App& app, std::function<int()>& action) {
         std::fprintf(stderr, "Error: unknown --log-level \"%s\" (use trace, debug, info, warn, error or off)\n",
                      level->c_str());
         return static_cast<int>(kExitUsage);
+      }
+      for (auto [flag, bytes] : {std::pair{"--production-buffer-pool", opts->sizing.production_buffer_pool},
+                                 std::pair{"--development-buffer-pool", opts->sizing.development_buffer_pool}}) {
+        if (bytes < fleet::kMinBufferPool) {
+          std::fprintf(stderr, "Error: %s must be at least 8M (got %llu bytes)\n", flag,
+                       static_cast<unsigned long long>(bytes));
+          return static_cast<int>(kExitUsage);
+        }
       }
       opts->data_dir = data_dir->empty() ? DefaultDataDir() : std::filesystem::path(*data_dir);
       opts->data_dir = std::filesystem::absolute(opts->data_dir);

@@ -333,6 +333,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(ControlOptions options)
   fo.mariadbd = impl->options.mariadbd;
   fo.install_db = impl->options.install_db;
   fo.accounts = std::move(accounts);
+  fo.sizing = impl->options.sizing;
   SCION_ASSIGN_OR_RETURN(impl->fleet, fleet::Fleet::Open(std::move(fo)));
   impl->directory = std::make_unique<internal::PlatformDirectory>(*impl->store, *impl->fleet);
   impl->workers = std::make_unique<WorkerPool>(std::max(1, impl->options.workers));

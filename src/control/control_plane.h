@@ -30,6 +30,7 @@ struct ControlOptions {
   std::string mariadbd = "mariadbd";
   std::string install_db = "mariadb-install-db";
   int workers = 2;
+  fleet::InstanceSizing sizing;
 };
 
 template <typename T>

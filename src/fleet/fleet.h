@@ -44,12 +44,26 @@ struct Accounts {
 // Accounts with the standard user names and fresh random passwords.
 Accounts GenerateAccounts();
 
+// Memory of each kind of instance. InnoDB takes buffer-pool pages as it reads data into them, so an
+// idle instance stays small whatever its pool; the pool is a ceiling, not an allocation.
+struct InstanceSizing {
+  // Production: large enough that an online schema change's source and shadow of a table of a
+  // few hundred MB stay in memory (the shadow's indexes build from it, sorted, after the copy).
+  std::uint64_t production_buffer_pool = 1ull << 30;
+  // Development: small, so that dozens of branches fit on a laptop.
+  std::uint64_t development_buffer_pool = 32ull << 20;
+};
+
+// The smallest buffer pool accepted (MariaDB refuses less than a few MB).
+inline constexpr std::uint64_t kMinBufferPool = 8ull << 20;
+
 struct FleetOptions {
   std::filesystem::path root;           // instance folders live in root/<id>/
   std::filesystem::path template_dir;   // made on first Open() when missing
   std::string mariadbd = "mariadbd";
   std::string install_db = "mariadb-install-db";
   Accounts accounts;
+  InstanceSizing sizing;
   // How long a start may take before it is abandoned. Generous: after a crash InnoDB recovery of
   // a large instance can take minutes, and killing it would only start recovery over.
   std::chrono::milliseconds start_timeout{600000};
@@ -124,7 +138,8 @@ class Fleet {
 };
 
 // The my.cnf of an instance (exposed for tests).
-std::string RenderConfig(const InstanceSpec& spec, const std::filesystem::path& folder, bool run_as_root);
+std::string RenderConfig(const InstanceSpec& spec, const std::filesystem::path& folder, bool run_as_root,
+                         const InstanceSizing& sizing = {});
 
 // The init file that (re)creates the accounts and grants at every start (exposed for tests).
 std::string RenderInitFile(const InstanceSpec& spec, const Accounts& accounts);

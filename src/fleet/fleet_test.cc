@@ -66,6 +66,16 @@ TEST(RenderTest, ConfigHasBinlogGtidAndDurabilityByKind) {
   auto p = RenderConfig(prod, "/x/b1", true);
   EXPECT_NE(p.find("innodb_flush_log_at_trx_commit=1\nsync_binlog=1\n"), std::string::npos);
   EXPECT_NE(p.find("user=root"), std::string::npos);
+  EXPECT_NE(p.find("innodb_buffer_pool_size=1073741824\n"), std::string::npos);
+  EXPECT_NE(c.find("innodb_buffer_pool_size=33554432\n"), std::string::npos);
+}
+
+TEST(RenderTest, ConfigTakesTheBufferPoolOfItsKind) {
+  InstanceSizing sizing{.production_buffer_pool = 512ull << 20, .development_buffer_pool = 16ull << 20};
+  InstanceSpec dev{.id = "b1", .database = "mydb", .server_id = 7, .kind = InstanceKind::kDevelopment};
+  EXPECT_NE(RenderConfig(dev, "/x/b1", false, sizing).find("innodb_buffer_pool_size=16777216\n"), std::string::npos);
+  dev.kind = InstanceKind::kProduction;
+  EXPECT_NE(RenderConfig(dev, "/x/b1", false, sizing).find("innodb_buffer_pool_size=536870912\n"), std::string::npos);
 }
 
 TEST(RenderTest, InitFileQuotesDatabaseAndGrantsPerRole) {

@@ -323,20 +323,30 @@ class RestartTest(ServerTestCase):
         for pid in pids:
             wait_for(lambda: not pid_alive(pid), what=f"mariadbd {pid} to exit")
         self.assertEqual(self.server.instance_pids(), [])
-        self.server.start()
+        self.server.start(["--production-buffer-pool", "48M"])  # the config is rewritten at every start
         self.assertEqual(self.server.token(), token)
         with open(self.server.out_path) as f:
             self.assertEqual(f.read().count(token), 2)  # printed on first start only (token + login line)
         self.check_everything_is_back()
+        self.assertEqual(self.buffer_pool_mib("main"), 48)
+        self.assertEqual(self.buffer_pool_mib("feat"), 32)
+
+    def buffer_pool_mib(self, branch):
+        return int(self.server.sql("mydb", branch, "SELECT @@innodb_buffer_pool_size")) >> 20
 
     def test_kill9_restart_adopts_running_instances(self):
         self.populate()
         pids = self.server.instance_pids()
+        self.assertEqual(self.buffer_pool_mib("main"), 1024)  # the defaults
+        self.assertEqual(self.buffer_pool_mib("feat"), 32)
         self.server.kill9()
         self.assertEqual(self.server.instance_pids(), pids)  # instances survive the daemon
-        self.server.start()
+        self.server.start(["--production-buffer-pool", "256M", "--development-buffer-pool", "24M"])
         self.check_everything_is_back()
         self.assertEqual(self.server.instance_pids(), pids)  # adopted, not restarted
+        # ... and resized online to the sizes given now.
+        self.assertEqual(self.buffer_pool_mib("main"), 256)
+        self.assertEqual(wait_for(lambda: self.buffer_pool_mib("feat") == 24 and 24, what="feat's pool to shrink"), 24)
         self.assertIn("adopting running instance", self.server.read_log())
         self.assertEqual(self.server.stop(signal.SIGTERM), 0)
         for pid in pids:
@@ -366,6 +376,17 @@ class RestartTest(ServerTestCase):
         self.assertEqual(b["instance"]["restarts"], 1)
         self.assertEqual(self.server.sql("mydb", "feat", "SELECT v FROM t").strip(), "on feat")
         self.assertIn("instance crashed; restarting", self.server.read_log())
+
+
+class ServerFlagsTest(unittest.TestCase):
+    def test_bad_buffer_pool_sizes_are_usage_errors(self):
+        with tempfile.TemporaryDirectory(prefix="scion-e2e-") as tmp:
+            for value, message in [("1M", "must be at least 8M"), ("lots", "--production-buffer-pool")]:
+                r = subprocess.run([SCION, "server", "--data-dir", tmp, "--production-buffer-pool", value],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(message, r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "metadata.db")))  # refused before starting
 
 
 class CliHelpTest(unittest.TestCase):
