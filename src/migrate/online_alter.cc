@@ -521,12 +521,14 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   follower_->Start(start);
   settled_at_ = unsettled_at_ = applied_at_ = start;
   SCION_ASSIGN_OR_RETURN(auto est, conn_->Query(fmt::format(
-                                       "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES WHERE "
+                                       "SELECT TABLE_ROWS, AVG_ROW_LENGTH, DATA_LENGTH + INDEX_LENGTH FROM "
+                                       "information_schema.TABLES WHERE "
                                        "TABLE_SCHEMA = {} AND TABLE_NAME = {}",
                                        QuoteString(plan_.schema), QuoteString(plan_.table))));
   if (!est.rows.empty() && est.rows[0][0]) progress_.rows_estimate = std::stoull(*est.rows[0][0]);
-  SCION_ASSIGN_OR_RETURN(auto log_max, conn_->Query("SELECT @@innodb_online_alter_log_max_size"));
-  if (!log_max.rows.empty() && log_max.rows[0][0]) online_log_max_ = std::stoull(*log_max.rows[0][0]);
+  SCION_ASSIGN_OR_RETURN(auto sizes,
+                         conn_->Query("SELECT @@innodb_online_alter_log_max_size, @@innodb_buffer_pool_size"));
+  if (!sizes.rows.empty() && sizes.rows[0][0]) online_log_max_ = std::stoull(*sizes.rows[0][0]);
   max_chunk_rows_ = std::max<std::uint64_t>(options_.max_chunk_rows, 1);
   // A chunk's rows are written to the binlog at its commit, which other commits wait for.
   std::uint64_t row_bytes = est.rows.empty() || !est.rows[0][1] ? 0 : std::stoull(*est.rows[0][1]);
@@ -541,6 +543,17 @@ Status OnlineAlter::Prepare(const std::optional<Checkpoint>& resume) {
   }
   if (row_bytes > 0) {
     max_chunk_rows_ = std::min(max_chunk_rows_, std::max<std::uint64_t>(options_.max_chunk_bytes / row_bytes, 100));
+  }
+  if (options_.index_build_at) {
+    index_build_at_ = *options_.index_build_at;
+  } else {
+    // The table's size on disk, or its rows' when the statistics lag behind a table just filled.
+    double table_bytes = std::max(est.rows.empty() || !est.rows[0][2] ? 0.0 : std::stod(*est.rows[0][2]),
+                                  static_cast<double>(progress_.rows_estimate) * static_cast<double>(row_bytes));
+    double pool = sizes.rows.empty() || !sizes.rows[0][1] ? 0.0 : std::stod(*sizes.rows[0][1]);
+    index_build_at_ = 2 * table_bytes <= 0.75 * pool ? 1.0 : 0.5;
+    spdlog::info("msg=\"index build planned\" table={} table_mb={:.0f} buffer_pool_mb={:.0f} at={}", plan_.table,
+                  table_bytes / (1 << 20), pool / (1 << 20), index_build_at_);
   }
   if (int_pk_) {
     std::string key = QuoteIdentifier(pk_[0]);
@@ -948,9 +961,9 @@ Status OnlineAlter::Copy(const std::function<void(const Progress&)>& on_progress
 // 60% took a 1M-row change from 5.5 s to 4.9-5.0 s (see AlterOptions::index_build_at for what
 // it does on a machine bound by its disk).
 bool OnlineAlter::EarlyIndexBuildDue() const {
-  if (deferred_.empty() || index_thread_.joinable() || index_retried_ || options_.index_build_at >= 1.0) return false;
+  if (deferred_.empty() || index_thread_.joinable() || index_retried_ || index_build_at_ >= 1.0) return false;
   auto estimate = static_cast<double>(progress_.rows_estimate);
-  if (estimate <= 0 || progress_.rows_copied < options_.index_build_at * estimate) return false;
+  if (estimate <= 0 || progress_.rows_copied < index_build_at_ * estimate) return false;
   // Too many rows left for the online log (a guess of 32 bytes an entry; a build that runs out
   // anyway is started again after the copy).
   double log_bytes = std::max(estimate - static_cast<double>(progress_.rows_copied), 0.0) * 32.0 *

@@ -62,13 +62,15 @@ struct AlterOptions {
   // on 2 cores, a 1M-row table and a 128 MB pool: 0.06 s against 0.24 s per 200k rows).
   bool verify_behind_copy = true;
   // The deferred secondary indexes start building once this share of the estimated rows is
-  // copied, alongside the rest of the copy (1: after the copy). See EarlyIndexBuildDue. From
-  // half-way by default: with the copy out of the binlog it took a 1M-row change from 4.6-5.8 s
-  // to 4.2-4.6 s (two of three rounds) on 2 cores, and on a disk throttled to 1,500 write IOPS
-  // the application's worst write was 0.6-1.0 s with it against 1.0-1.4 s with the build after
-  // the copy. (With the copy binlogged, on a machine bound by its disk, a build alongside held
-  // writes for 250-380 ms at times, against 80-100 ms after it.)
-  double index_build_at = 0.5;
+  // copied, alongside the rest of the copy (1: after the copy). See EarlyIndexBuildDue. Unset:
+  // after the copy when the table and its shadow fit in a quarter less than the buffer pool,
+  // else from half-way. After the copy, a build sorts rows still in memory and the copy runs
+  // unhindered (an online build slows it by about 40%): on 2 cores under sysbench's writes at
+  // 200 tps with a 1 GB pool, a 1M-row change took 3.5 s against 4.0-4.2 s from half-way. From
+  // half-way when they do not fit: with a 128 MB pool both took 4.3-5.9 s (medians 4.8 s), and
+  // on a disk throttled to 1,500 write IOPS the application's worst write was 0.6-1.0 s with the
+  // build alongside against 1.0-1.4 s after the copy.
+  std::optional<double> index_build_at;
   // Whether the copy's chunks are written to the binlog (with @@skip_replication = 1, so that
   // the follower is not sent them). Not by default: written with sql_log_bin = 0 they save the
   // row binlog's CPU and writes (about 220 MB for a 1M-row table) and the commit's two-phase
@@ -115,6 +117,10 @@ class OnlineAlter {
   // position is idempotent.
   Status Copy(const std::function<void(const Progress&)>& on_progress = {},
               std::optional<Checkpoint> resume = std::nullopt);
+
+  // The share of the rows copied at which the deferred secondary indexes start building: the
+  // option, or the one Copy() chose for the table's size and the buffer pool.
+  double index_build_at() const { return index_build_at_; }
 
   // Removes what an interrupted change left behind: the shadow, and a cut-over sentry (never a
   // real previous table). For a change that cannot be resumed.
@@ -293,6 +299,7 @@ class OnlineAlter {
   bool index_early_ = false;         // the build running (or last run) began during the copy
   bool index_retried_ = false;       // an early build failed and ran again after the copy
   std::uint64_t online_log_max_ = 128 << 20;  // @@innodb_online_alter_log_max_size
+  double index_build_at_ = 1.0;                 // options_.index_build_at, or the one chosen in Prepare
   std::unique_ptr<BehindCopy> behind_;
   // The forward catch-up's keys (see ApplyStep). settled_: taken from the follower before a
   // binlogged commit of ours that has since committed, so reading their rows now sees their

@@ -458,6 +458,26 @@ TEST_F(OnlineAlterTest, AnIndexBuildThatFailsDuringTheCopyIsBuiltAgainAfterIt) {
   EXPECT_EQ(Checksum("t", "id, k, v"), Checksum("control", "id, k, v"));
 }
 
+TEST_F(OnlineAlterTest, IndexesAreBuiltAfterTheCopyWhenTableAndShadowFitInTheBufferPool) {
+  // The scratch instance has a development branch's 32 MB pool.
+  auto target =
+      "CREATE TABLE t (id INT PRIMARY KEY, k BIGINT NOT NULL DEFAULT 0, v VARCHAR(64), pad CHAR(255), KEY k (k))";
+  for (int rows : {2000, 80000}) {  // about 0.7 and 25 MB
+    SetUp();
+    Exec("CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v VARCHAR(64), pad CHAR(255))");
+    Exec(fmt::format("INSERT INTO t SELECT seq, seq, MD5(seq), REPEAT('p', 255) FROM seq_1_to_{}", rows));
+    Exec("ANALYZE TABLE t");
+    OnlineAlter alter(Options(), Plan("t", target));
+    ASSERT_TRUE(alter.Copy().has_value());
+    EXPECT_EQ(alter.index_build_at(), rows == 2000 ? 1.0 : 0.5) << rows << " rows";
+  }
+  auto options = Options();
+  options.index_build_at = 0.3;
+  OnlineAlter alter(options, Plan("t", target));
+  ASSERT_TRUE(alter.Copy().has_value());
+  EXPECT_EQ(alter.index_build_at(), 0.3);  // as told
+}
+
 TEST_F(OnlineAlterTest, VerificationBehindTheCopyFindsAndRepairsADifference) {
   // The shadow is spoiled in a range just before the verification behind the copy compares it
   // (as a bug in the copy would): the range must be found, carried to Verify() and re-copied.
