@@ -360,8 +360,9 @@ class Fleet::Impl {
     return RenderConfig(spec, folder, RunningAsRoot(), options_.sizing);
   }
 
-  // An adopted instance runs with the buffer pool of the configuration it started with: resize it
-  // to the one configured now (online; a size it already has, after MariaDB's rounding, is a no-op).
+  // An adopted or promoted instance runs with the buffer pool of the configuration it started
+  // with: resize it to the one configured now for its kind (online; a size it already has, after
+  // MariaDB's rounding, is a no-op).
   // A failure is logged, not fatal: the instance serves with its old pool.
   void ApplyBufferPool(const Instance& inst) {
     std::uint64_t want = inst.spec.kind == InstanceKind::kProduction ? options_.sizing.production_buffer_pool
@@ -525,8 +526,16 @@ class Fleet::Impl {
   Status UpdateSpec(const InstanceSpec& spec) {
     auto inst = GetOrAdd(spec);
     std::lock_guard op(inst->op_mu);
+    bool kind_changed = inst->spec.kind != spec.kind;
     inst->spec = spec;
-    return WriteFileAtomic(ConfigPath(inst->folder), Config(spec, inst->folder), 0600);
+    SCION_TRY(WriteFileAtomic(ConfigPath(inst->folder), Config(spec, inst->folder), 0600));
+    bool running = false;
+    {
+      std::lock_guard lock(mu_);
+      running = inst->status.state == InstanceState::kRunning;
+    }
+    if (kind_changed && running) ApplyBufferPool(*inst);
+    return Ok();
   }
 
   Status Stop(const std::string& id, std::chrono::milliseconds grace) {

@@ -116,7 +116,8 @@ class Fleet {
   Status Stop(const std::string& id, std::chrono::milliseconds grace = std::chrono::seconds(60));
 
   // Records a changed spec (e.g. kind after promote) and rewrites the config for the next start;
-  // a running instance is not restarted (callers apply dynamic settings themselves).
+  // a running instance is not restarted: it gets its new kind's buffer pool online, and callers
+  // apply the other dynamic settings themselves.
   Status UpdateSpec(const InstanceSpec& spec);
 
   // Stops the instance and removes its folder.

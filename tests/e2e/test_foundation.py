@@ -109,6 +109,7 @@ class DatabaseAndBranchTest(ServerTestCase):
         self.assertIn("promote it first", r.stderr)
         self.assertTrue(s.json("branch", "promote", "mydb", "feat")["production"])
         self.assertEqual(s.sql("mydb", "feat", "SELECT @@innodb_flush_log_at_trx_commit").strip(), "1")
+        self.assertEqual(int(s.sql("mydb", "feat", "SELECT @@innodb_buffer_pool_size")) >> 20, 1024)  # production's
         self.assertTrue(s.json("branch", "safe-migrations", "enable", "mydb", "feat")["safe_migrations"])
         r = s.run("branch", "delete", "mydb", "feat")
         self.assertEqual(r.returncode, 4)
@@ -125,6 +126,7 @@ class DatabaseAndBranchTest(ServerTestCase):
         status, body = s.api("PUT", path, {"safe_migrations": False})
         self.assertEqual((status, body["safe_migrations"]), (200, False))
         self.assertFalse(s.json("branch", "demote", "mydb", "feat")["production"])
+        self.assertEqual(int(s.sql("mydb", "feat", "SELECT @@innodb_buffer_pool_size")) >> 20, 32)
         pids_before = s.instance_pids()
         feat_pid = s.json("branch", "show", "mydb", "feat")["instance"]["pid"]
         self.assertIn(feat_pid, pids_before)
