@@ -198,7 +198,8 @@ void AddServer(CLI::App& app, std::function<int()>& action) {
       for (auto [flag, bytes] : {std::pair{"--production-buffer-pool", opts->sizing.production_buffer_pool},
                                  std::pair{"--development-buffer-pool", opts->sizing.development_buffer_pool}}) {
         if (bytes < fleet::kMinBufferPool) {
-          std::fprintf(stderr, "Error: %s must be at least 8M (got %llu bytes)\n", flag,
+          std::fprintf(stderr, "Error: %s must be at least %lluM (got %llu bytes)\n", flag,
+                       static_cast<unsigned long long>(fleet::kMinBufferPool >> 20),
                        static_cast<unsigned long long>(bytes));
           return static_cast<int>(kExitUsage);
         }

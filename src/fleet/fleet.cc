@@ -168,16 +168,16 @@ std::string RenderConfig(const InstanceSpec& spec, const fs::path& folder, bool 
   // INSERT ... SELECT (an online copy's chunk, pt-osc's too) holds a table lock for its whole
   // run, and every other insert into that table waits behind it.
   c += "innodb_autoinc_lock_mode=2\n";
+  c += fmt::format("innodb_buffer_pool_size={}\n", sizing.buffer_pool(spec.kind));
   if (prod) {
     c += "innodb_flush_log_at_trx_commit=1\nsync_binlog=1\n";
-    c += fmt::format("innodb_buffer_pool_size={}\ninnodb_log_file_size=64M\n", sizing.production_buffer_pool);
+    c += "innodb_log_file_size=64M\n";
     c += "max_connections=500\n";
   } else {
     // Small footprint so dozens of development branches fit on a laptop. Commits survive a
     // crash of mariadbd (the OS holds them), not a crash of the machine.
     c += "innodb_flush_log_at_trx_commit=2\nsync_binlog=0\n";
-    c += fmt::format("innodb_buffer_pool_size={}\ninnodb_log_file_size=8M\ninnodb_log_buffer_size=4M\n",
-                     sizing.development_buffer_pool);
+    c += "innodb_log_file_size=8M\ninnodb_log_buffer_size=4M\n";
     c += "performance_schema=OFF\nkey_buffer_size=1M\ntable_open_cache=400\n";
     c += "max_connections=200\n";
   }
@@ -365,8 +365,7 @@ class Fleet::Impl {
   // MariaDB's rounding, is a no-op).
   // A failure is logged, not fatal: the instance serves with its old pool.
   void ApplyBufferPool(const Instance& inst) {
-    std::uint64_t want = inst.spec.kind == InstanceKind::kProduction ? options_.sizing.production_buffer_pool
-                                                                      : options_.sizing.development_buffer_pool;
+    std::uint64_t want = options_.sizing.buffer_pool(inst.spec.kind);
     auto conn = mysql::AdminConnection::Connect(InternalConnect(inst));
     Status set = conn ? (*conn)->Execute(fmt::format("SET GLOBAL innodb_buffer_pool_size = {}", want))
                       : Status(std::unexpected(conn.error()));
@@ -529,12 +528,7 @@ class Fleet::Impl {
     bool kind_changed = inst->spec.kind != spec.kind;
     inst->spec = spec;
     SCION_TRY(WriteFileAtomic(ConfigPath(inst->folder), Config(spec, inst->folder), 0600));
-    bool running = false;
-    {
-      std::lock_guard lock(mu_);
-      running = inst->status.state == InstanceState::kRunning;
-    }
-    if (kind_changed && running) ApplyBufferPool(*inst);
+    if (kind_changed && GetStatus(spec.id).state == InstanceState::kRunning) ApplyBufferPool(*inst);
     return Ok();
   }
 

@@ -44,6 +44,8 @@ struct Accounts {
 // Accounts with the standard user names and fresh random passwords.
 Accounts GenerateAccounts();
 
+enum class InstanceKind { kDevelopment, kProduction };
+
 // Memory of each kind of instance. InnoDB takes buffer-pool pages as it reads data into them, so an
 // idle instance stays small whatever its pool; the pool is a ceiling, not an allocation.
 struct InstanceSizing {
@@ -52,6 +54,10 @@ struct InstanceSizing {
   std::uint64_t production_buffer_pool = 1ull << 30;
   // Development: small, so that dozens of branches fit on a laptop.
   std::uint64_t development_buffer_pool = 32ull << 20;
+
+  std::uint64_t buffer_pool(InstanceKind kind) const {
+    return kind == InstanceKind::kProduction ? production_buffer_pool : development_buffer_pool;
+  }
 };
 
 // The smallest buffer pool accepted (MariaDB refuses less than a few MB).
@@ -70,8 +76,6 @@ struct FleetOptions {
   std::chrono::milliseconds supervise_interval{250};
   std::chrono::milliseconds max_backoff{30000};
 };
-
-enum class InstanceKind { kDevelopment, kProduction };
 
 struct InstanceSpec {
   std::string id;          // folder name; [a-z0-9_-]+
