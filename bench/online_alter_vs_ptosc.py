@@ -287,11 +287,12 @@ def main():
         with open(inst.sql("SELECT @@pid_file")) as f:
             mariadbd_pid = int(f.read().split()[0])
 
-        if args.buffer_pool and int(inst.sql("SELECT @@innodb_buffer_pool_size")) != parse_size(args.buffer_pool):
-            inst.sql(f"SET GLOBAL innodb_buffer_pool_size = {parse_size(args.buffer_pool)}")
+        pool = parse_size(args.buffer_pool) if args.buffer_pool else None
+        if pool is not None and int(inst.sql("SELECT @@innodb_buffer_pool_size")) != pool:
+            inst.sql(f"SET GLOBAL innodb_buffer_pool_size = {pool}")
             # Synchronous in newer 10.11 releases; older ones resize in the background.
             deadline = time.monotonic() + 120
-            while int(inst.sql("SELECT @@innodb_buffer_pool_size")) < parse_size(args.buffer_pool) and \
+            while int(inst.sql("SELECT @@innodb_buffer_pool_size")) < pool and \
                     "Completed" not in inst.sql("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'") and \
                     time.monotonic() < deadline:
                 time.sleep(0.2)
